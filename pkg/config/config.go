@@ -1,0 +1,216 @@
+// Package config defines mcp-authz's configuration file: one YAML document,
+// every key documented here, defaults in one const block, unknown keys
+// rejected and every problem reported at once, each naming its key.
+//
+// The file is the operator's contract; keys are never renamed once released.
+// Limits that bound what a caller controls (body bytes, JSON depth, token
+// bytes, cache sizes, timeouts) all live here, so there is one place to read
+// how much a request may cost.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Defaults. Every default is a named constant so docs and code agree.
+const (
+	DefaultListen           = "127.0.0.1:9191"
+	DefaultAdminListen      = "127.0.0.1:9192"
+	DefaultMCPPath          = "/mcp"
+	DefaultRolesClaim       = "roles"
+	DefaultPolicyDenyStatus = 200
+	DefaultBodyBytes        = 1 << 20
+	DefaultJSONDepth        = 64
+	DefaultTokenBytes       = 8 << 10
+	DefaultPolicyDeadline   = 50 * time.Millisecond
+	DefaultShutdownTimeout  = 10 * time.Second
+	DefaultMaxInFlight      = 4096
+	DefaultSkew             = 30 * time.Second
+	DefaultTokenCacheSize   = 10000
+	DefaultJWKSRefresh      = 5 * time.Minute
+	DefaultMaxStaleness     = time.Hour
+	DefaultFetchTimeout     = 5 * time.Second
+	DefaultDPoPWindow       = 60 * time.Second
+	DefaultReplayCacheSize  = 100000
+	DefaultDriftInterval    = 5 * time.Minute
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Listen is the gRPC address (ext_authz Check and grpc.health.v1).
+	Listen string `json:"listen"`
+	// AdminListen is the admin HTTP address: /healthz, /readyz (and metrics later).
+	AdminListen string `json:"admin_listen"`
+	// PublicListen is the public HTTP address serving RFC 9728 Protected
+	// Resource Metadata; empty disables it. Never the admin address.
+	PublicListen string `json:"public_listen"`
+	// Resource is this hop's resource identifier (RFC 8707): tokens must
+	// carry it in aud. Used when Resources is empty.
+	Resource string `json:"resource"`
+	// MCPPath is the MCP endpoint path, matched exactly. Used with Resource.
+	MCPPath string `json:"mcp_path"`
+	// PublicOrigin is the origin clients use for this hop (for DPoP htu and
+	// resource_metadata); default: the scheme and host of Resource.
+	PublicOrigin string `json:"public_origin"`
+	// Resources is the per-hop table for one deployment serving many MCP
+	// servers: host + path → resource. Overrides Resource/MCPPath.
+	Resources []Hop `json:"resources"`
+	// AllowedOrigins lists the browser Origins accepted; a request with any
+	// other Origin header is refused (DNS-rebinding protection).
+	AllowedOrigins []string `json:"allowed_origins"`
+	// Issuers are the trusted token issuers.
+	Issuers []Issuer `json:"issuers"`
+	// RolesClaim names the claim roles are read from.
+	RolesClaim string `json:"roles_claim"`
+	// Identity tunes token verification.
+	Identity Identity `json:"identity"`
+	// DPoP tunes DPoP proof verification (RFC 9449).
+	DPoP DPoP `json:"dpop"`
+	// Bundle says where the policy bundle comes from.
+	Bundle Bundle `json:"bundle"`
+	// Policy tunes evaluation.
+	Policy Policy `json:"policy"`
+	// PolicyDenyStatus is the HTTP status of a policy denial of a JSON-RPC
+	// request: 200 (a JSON-RPC error the model can read) or 403.
+	PolicyDenyStatus int `json:"policy_deny_status"`
+	// Limits bound what a caller controls.
+	Limits Limits `json:"limits"`
+	// DriftWatch lists upstreams whose live tools are compared with the
+	// approved manifests at an interval.
+	DriftWatch []DriftUpstream `json:"drift_watch"`
+	// ShutdownTimeout bounds the drain of in-flight Checks on SIGTERM.
+	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `json:"log_level"`
+}
+
+// Hop maps a host and path to the resource identifier tokens must carry.
+type Hop struct {
+	// Host is the :authority to match (case-insensitive, port ignored); empty matches any.
+	Host string `json:"host"`
+	// Path is the MCP endpoint path, matched exactly.
+	Path string `json:"path"`
+	// Resource is the resource identifier (aud) of this hop.
+	Resource string `json:"resource"`
+	// PublicOrigin is the origin clients use, e.g. https://mcp.example.test.
+	PublicOrigin string `json:"public_origin"`
+	// Server is the registry name of the upstream MCP server (optional:
+	// found in the bundle's registry by resource when empty).
+	Server string `json:"server"`
+	// AuthorizationServers are advertised in the RFC 9728 metadata
+	// (default: the configured issuers).
+	AuthorizationServers []string `json:"authorization_servers"`
+	// ScopesSupported are advertised in the RFC 9728 metadata.
+	ScopesSupported []string `json:"scopes_supported"`
+}
+
+// Issuer is one trusted token issuer and where its keys come from.
+type Issuer struct {
+	// Issuer is the exact iss value.
+	Issuer string `json:"issuer"`
+	// JWKSFile is a local JWKS file.
+	JWKSFile string `json:"jwks_file"`
+	// JWKSURL is an HTTPS JWKS endpoint.
+	JWKSURL string `json:"jwks_url"`
+	// DiscoveryURL is OIDC discovery or RFC 8414 metadata supplying jwks_uri.
+	DiscoveryURL string `json:"discovery_url"`
+	// CAFile is a PEM bundle trusted for this issuer's HTTPS endpoints.
+	CAFile string `json:"ca_file"`
+	// InsecureHTTP allows plain http:// endpoints. Logged as [INSECURE CONFIG].
+	InsecureHTTP bool `json:"insecure_http"`
+	// Algorithms is the signature algorithm allowlist (asymmetric only).
+	Algorithms []string `json:"algorithms"`
+	// RequireTyp requires this JWT typ header, e.g. at+jwt (RFC 9068).
+	RequireTyp string `json:"require_typ"`
+	// RequireDPoP refuses this issuer's tokens unless DPoP-bound and proven.
+	RequireDPoP bool `json:"require_dpop"`
+}
+
+// Identity tunes token verification.
+type Identity struct {
+	// Skew is the clock skew allowed on exp, nbf and iat.
+	Skew Duration `json:"skew"`
+	// CacheSize bounds the verified-token cache (entries).
+	CacheSize int `json:"cache_size"`
+	// JWKSRefresh is the background JWKS refresh interval.
+	JWKSRefresh Duration `json:"jwks_refresh"`
+	// MaxStaleness bounds how long a last-good key set serves while its endpoint is down.
+	MaxStaleness Duration `json:"max_staleness"`
+	// FetchTimeout bounds one JWKS or discovery fetch.
+	FetchTimeout Duration `json:"fetch_timeout"`
+}
+
+// DPoP tunes proof-of-possession checks.
+type DPoP struct {
+	// Algorithms allowed for proofs.
+	Algorithms []string `json:"algorithms"`
+	// IATWindow is how far a proof's iat may be from now (and the replay window).
+	IATWindow Duration `json:"iat_window"`
+	// ReplayCacheSize bounds the live jti entries; when full, new proofs are refused.
+	ReplayCacheSize int `json:"replay_cache_size"`
+}
+
+// Bundle says where the policy bundle comes from.
+type Bundle struct {
+	// Path is a bundle .tar.gz or directory; empty uses the embedded default bundle.
+	Path string `json:"path"`
+	// VerificationKeyFile is a PEM public key; when set the bundle must be signed with it.
+	VerificationKeyFile string `json:"verification_key_file"`
+}
+
+// Policy tunes evaluation.
+type Policy struct {
+	// Deadline bounds one evaluation; keep it below Envoy's ext_authz timeout.
+	Deadline Duration `json:"deadline"`
+	// EnableNetwork allows http.send and net.lookup_ip_addr in policies.
+	EnableNetwork bool `json:"enable_network"`
+}
+
+// Limits bound what a caller controls.
+type Limits struct {
+	// BodyBytes is the largest request body accepted.
+	BodyBytes int `json:"body_bytes"`
+	// JSONDepth is the deepest JSON nesting accepted.
+	JSONDepth int `json:"json_depth"`
+	// TokenBytes is the largest access token accepted.
+	TokenBytes int `json:"token_bytes"`
+	// MaxInFlight bounds concurrent Checks; beyond it a Check is denied (503 overloaded).
+	MaxInFlight int `json:"max_in_flight"`
+}
+
+// DriftUpstream is one upstream MCP server watched for manifest drift.
+type DriftUpstream struct {
+	// Server is the registry name of the upstream.
+	Server string `json:"server"`
+	// URL is its Streamable HTTP endpoint.
+	URL string `json:"url"`
+	// TokenFile holds the bearer token the watcher presents (optional).
+	TokenFile string `json:"token_file"`
+	// Interval between polls.
+	Interval Duration `json:"interval"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("250ms").
+type Duration time.Duration
+
+// UnmarshalJSON accepts a duration string such as "1.5s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string such as \"250ms\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

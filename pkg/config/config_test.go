@@ -1,0 +1,113 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `
+resource: https://mcp.example.test/mcp
+issuers:
+  - issuer: https://auth.example.test
+    jwks_file: keys/jwks.json
+`
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatalf("Parse(minimal) = %v; want nil", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", c.Listen, DefaultListen},
+		{"admin_listen", c.AdminListen, DefaultAdminListen},
+		{"mcp_path", c.MCPPath, "/mcp"},
+		{"roles_claim", c.RolesClaim, "roles"},
+		{"policy_deny_status", c.PolicyDenyStatus, 200},
+		{"limits.body_bytes", c.Limits.BodyBytes, DefaultBodyBytes},
+		{"policy.deadline", c.Policy.Deadline.D(), 50 * time.Millisecond},
+		{"resources", len(c.Resources), 1},
+		{"resources[0].public_origin", c.Resources[0].PublicOrigin, "https://mcp.example.test"},
+		{"resources[0].path", c.Resources[0].Path, "/mcp"},
+	}
+	for _, tc := range checks {
+		if tc.got != tc.want {
+			t.Errorf("%s = %v; want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // every substring must appear in the one error
+	}{
+		{"unknown keys all reported", minimal + "listne: x\nlimits:\n  body_byte: 1\nissuers_extra: 1\n",
+			[]string{"listne: unknown key", "limits.body_byte: unknown key", "issuers_extra: unknown key"}},
+		{"unknown key in list item", `
+resource: https://mcp.example.test/mcp
+issuers:
+  - issuer: a
+    jwks_file: f
+    jwks: x
+`, []string{"issuers[0].jwks: unknown key"}},
+		{"wrong type", minimal + "policy_deny_status: abc\n", []string{"policy_deny_status"}},
+		{"bad duration", minimal + "policy:\n  deadline: soon\n", []string{"invalid duration"}},
+		{"many invalid values", `
+listen: nope
+resource: not-a-uri
+policy_deny_status: 404
+limits:
+  body_bytes: -1
+`, []string{"listen: want host:port", "resource: want an absolute URI", "issuers: at least one issuer", "policy_deny_status: must be 200 or 403", "limits.body_bytes: must be positive"}},
+		{"no resource", "issuers: [{issuer: a, jwks_file: f}]\n", []string{"resource: required"}},
+		{"hmac algorithm", minimal + "", nil},
+		{"issuer without keys", "resource: https://x.test/mcp\nissuers: [{issuer: a}]\n", []string{"issuers[0]: exactly one of jwks_file"}},
+		{"hs256 refused", "resource: https://x.test/mcp\nissuers: [{issuer: a, jwks_file: f, algorithms: [HS256, none]}]\n",
+			[]string{`"HS256" is not allowed`, `"none" is not allowed`}},
+		{"public equals admin", minimal + "public_listen: 127.0.0.1:9192\n", []string{"public_listen: must differ"}},
+		{"origin with path", minimal + "allowed_origins: [https://a.test/x]\n", []string{"allowed_origins[0]"}},
+		{"both resource and resources", minimal + "resources: [{path: /a, resource: https://a.test/a}]\n", []string{"not both"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Parse = %v; want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Parse = nil; want error containing %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Parse error = %q; want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestResourcesTable(t *testing.T) {
+	c, err := Parse([]byte(`
+resources:
+  - {host: mcp.example.test, path: /mcp, resource: https://mcp.example.test/mcp}
+  - {host: mcp.example.test, path: /other, resource: https://mcp.example.test/other, public_origin: https://edge.example.test}
+issuers: [{issuer: a, jwks_file: f}]
+`))
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	if got := c.Resources[1].PublicOrigin; got != "https://edge.example.test" {
+		t.Errorf("resources[1].public_origin = %q; want the configured one", got)
+	}
+	if got := c.Resources[0].PublicOrigin; got != "https://mcp.example.test" {
+		t.Errorf("resources[0].public_origin = %q; want derived origin", got)
+	}
+}

@@ -1,0 +1,210 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ApplyDefaults fills every unset field with its documented default.
+func (c *Config) ApplyDefaults() {
+	setStr(&c.Listen, DefaultListen)
+	setStr(&c.AdminListen, DefaultAdminListen)
+	setStr(&c.MCPPath, DefaultMCPPath)
+	setStr(&c.RolesClaim, DefaultRolesClaim)
+	setStr(&c.LogLevel, "info")
+	setInt(&c.PolicyDenyStatus, DefaultPolicyDenyStatus)
+	setInt(&c.Limits.BodyBytes, DefaultBodyBytes)
+	setInt(&c.Limits.JSONDepth, DefaultJSONDepth)
+	setInt(&c.Limits.TokenBytes, DefaultTokenBytes)
+	setInt(&c.Limits.MaxInFlight, DefaultMaxInFlight)
+	setInt(&c.Identity.CacheSize, DefaultTokenCacheSize)
+	setInt(&c.DPoP.ReplayCacheSize, DefaultReplayCacheSize)
+	setDur(&c.Policy.Deadline, DefaultPolicyDeadline)
+	setDur(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDur(&c.Identity.Skew, DefaultSkew)
+	setDur(&c.Identity.JWKSRefresh, DefaultJWKSRefresh)
+	setDur(&c.Identity.MaxStaleness, DefaultMaxStaleness)
+	setDur(&c.Identity.FetchTimeout, DefaultFetchTimeout)
+	setDur(&c.DPoP.IATWindow, DefaultDPoPWindow)
+	for i := range c.DriftWatch {
+		setDur(&c.DriftWatch[i].Interval, DefaultDriftInterval)
+	}
+	if len(c.Resources) == 0 && c.Resource != "" {
+		c.Resources = []Hop{{Path: c.MCPPath, Resource: c.Resource, PublicOrigin: c.PublicOrigin}}
+	}
+	for i := range c.Resources {
+		if c.Resources[i].PublicOrigin == "" {
+			c.Resources[i].PublicOrigin = originOf(c.Resources[i].Resource)
+		}
+	}
+}
+
+// Validate returns every problem with the configuration, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	checkAddr(add, "listen", c.Listen, true)
+	checkAddr(add, "admin_listen", c.AdminListen, true)
+	checkAddr(add, "public_listen", c.PublicListen, false)
+	if c.PublicListen != "" && c.PublicListen == c.AdminListen {
+		add("public_listen", "must differ from admin_listen (metrics never reach the public port)")
+	}
+	if len(c.Resources) == 0 {
+		add("resource", "required (or resources)")
+	}
+	c.validateHops(add)
+	for i, o := range c.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+			add(fmt.Sprintf("allowed_origins[%d]", i), "want an origin such as https://app.example.com, got %q", o)
+		}
+	}
+	c.validateIssuers(add)
+	if c.PolicyDenyStatus != 200 && c.PolicyDenyStatus != 403 {
+		add("policy_deny_status", "must be 200 or 403, got %d", c.PolicyDenyStatus)
+	}
+	c.validateLimits(add)
+	c.validateDrift(add)
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+type addFunc func(key, format string, a ...any)
+
+func (c *Config) validateHops(add addFunc) {
+	if c.Resource != "" && (len(c.Resources) != 1 || c.Resources[0].Resource != c.Resource || c.Resources[0].Path != c.MCPPath) {
+		add("resource", "use resource (with mcp_path) or resources, not both")
+	}
+	seen := map[string]bool{}
+	for i, h := range c.Resources {
+		key := fmt.Sprintf("resources[%d]", i)
+		if len(c.Resources) == 1 && c.Resource != "" {
+			key = "resource"
+		}
+		if u, err := url.Parse(h.Resource); err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
+			add(key, "want an absolute URI without fragment (RFC 8707), got %q", h.Resource)
+		}
+		if !strings.HasPrefix(h.Path, "/") {
+			add(key+".path", "must start with /, got %q", h.Path)
+		}
+		if u, err := url.Parse(h.PublicOrigin); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			add(key+".public_origin", "want an origin such as https://mcp.example.com, got %q", h.PublicOrigin)
+		}
+		id := strings.ToLower(h.Host) + " " + h.Path
+		if seen[id] {
+			add(key, "duplicate host %q and path %q", h.Host, h.Path)
+		}
+		seen[id] = true
+	}
+}
+
+func (c *Config) validateIssuers(add addFunc) {
+	if len(c.Issuers) == 0 {
+		add("issuers", "at least one issuer is required")
+	}
+	for i, is := range c.Issuers {
+		key := fmt.Sprintf("issuers[%d]", i)
+		if is.Issuer == "" {
+			add(key+".issuer", "required")
+		}
+		n := 0
+		for _, s := range []string{is.JWKSFile, is.JWKSURL, is.DiscoveryURL} {
+			if s != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			add(key, "exactly one of jwks_file, jwks_url, discovery_url is required")
+		}
+		for _, a := range is.Algorithms {
+			if a == "none" || strings.HasPrefix(strings.ToUpper(a), "HS") {
+				add(key+".algorithms", "%q is not allowed: only asymmetric algorithms", a)
+			}
+		}
+	}
+}
+
+func (c *Config) validateLimits(add addFunc) {
+	pos := func(key string, v int) {
+		if v <= 0 {
+			add(key, "must be positive, got %d", v)
+		}
+	}
+	pos("limits.body_bytes", c.Limits.BodyBytes)
+	pos("limits.json_depth", c.Limits.JSONDepth)
+	pos("limits.token_bytes", c.Limits.TokenBytes)
+	pos("limits.max_in_flight", c.Limits.MaxInFlight)
+	pos("identity.cache_size", c.Identity.CacheSize)
+	pos("dpop.replay_cache_size", c.DPoP.ReplayCacheSize)
+	if c.Limits.BodyBytes > 64<<20 {
+		add("limits.body_bytes", "at most 64 MiB, got %d", c.Limits.BodyBytes)
+	}
+	if c.Limits.JSONDepth > 1000 {
+		add("limits.json_depth", "at most 1000, got %d", c.Limits.JSONDepth)
+	}
+	if d := c.Policy.Deadline.D(); d <= 0 || d > 10*time.Second {
+		add("policy.deadline", "must be in (0, 10s], got %s", d)
+	}
+}
+
+func (c *Config) validateDrift(add addFunc) {
+	for i, d := range c.DriftWatch {
+		key := fmt.Sprintf("drift_watch[%d]", i)
+		if d.Server == "" {
+			add(key+".server", "required")
+		}
+		if u, err := url.Parse(d.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			add(key+".url", "want an http(s) URL, got %q", d.URL)
+		}
+		if d.Interval.D() < time.Second {
+			add(key+".interval", "at least 1s, got %s", d.Interval.D())
+		}
+	}
+}
+
+func checkAddr(add addFunc, key, addr string, required bool) {
+	if addr == "" {
+		if required {
+			add(key, "required")
+		}
+		return
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		add(key, "want host:port, got %q", addr)
+	}
+}
+
+func originOf(resource string) string {
+	u, err := url.Parse(resource)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+func setStr(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func setInt(p *int, v int) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setDur(p *Duration, v time.Duration) {
+	if *p == 0 {
+		*p = Duration(v)
+	}
+}

@@ -1,0 +1,41 @@
+package hop
+
+import "testing"
+
+func TestResolve(t *testing.T) {
+	tab := New([]Hop{
+		{Host: "MCP.example.test", Path: "/mcp", Resource: "https://mcp.example.test/mcp"},
+		{Host: "mcp.example.test", Path: "/b/mcp", Resource: "https://mcp.example.test/b/mcp"},
+		{Path: "/any", Resource: "https://any.test/any"},
+	})
+	tests := []struct {
+		name, host, path string
+		ext              map[string]string
+		want             string // resource, "" = no hop
+	}{
+		{"exact", "mcp.example.test", "/mcp", nil, "https://mcp.example.test/mcp"},
+		{"host with port", "mcp.example.test:443", "/mcp", nil, "https://mcp.example.test/mcp"},
+		{"host case", "Mcp.Example.Test", "/mcp", nil, "https://mcp.example.test/mcp"},
+		{"query ignored", "mcp.example.test", "/mcp?x=1", nil, "https://mcp.example.test/mcp"},
+		{"second hop", "mcp.example.test", "/b/mcp", nil, "https://mcp.example.test/b/mcp"},
+		{"wildcard host", "other.test", "/any", nil, "https://any.test/any"},
+		{"double slash", "mcp.example.test", "//mcp", nil, ""},
+		{"path params", "mcp.example.test", "/mcp;x", nil, ""},
+		{"upper case path", "mcp.example.test", "/MCP", nil, ""},
+		{"percent encoded", "mcp.example.test", "/%6Dcp", nil, ""},
+		{"encoded slash", "mcp.example.test", "/b%2Fmcp", nil, ""},
+		{"trailing slash", "mcp.example.test", "/mcp/", nil, ""},
+		{"other host", "evil.test", "/mcp", nil, ""},
+		{"context extension", "in-cluster.svc", "/b/mcp", map[string]string{"resource": "https://mcp.example.test/b/mcp"}, "https://mcp.example.test/b/mcp"},
+		{"context extension wrong path", "mcp.example.test", "/mcp", map[string]string{"resource": "https://mcp.example.test/b/mcp"}, ""},
+		{"context extension unknown", "mcp.example.test", "/mcp", map[string]string{"resource": "https://x.test/"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, ok := tab.Resolve(tc.host, tc.path, tc.ext)
+			if got := h.Resource; ok != (tc.want != "") || got != tc.want {
+				t.Errorf("Resolve(%q, %q, %v) = %q, %v; want %q", tc.host, tc.path, tc.ext, got, ok, tc.want)
+			}
+		})
+	}
+}

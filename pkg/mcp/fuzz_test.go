@@ -1,0 +1,53 @@
+package mcp
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// fuzzLimits bound the fuzzer's inputs.
+var fuzzLimits = Limits{MaxBytes: 64 << 10, MaxDepth: 32}
+
+// FuzzParse is a differential fuzz target: whenever Parse accepts a body,
+// encoding/json (lenient, last-wins; once into maps, case-sensitive, as the
+// MCP SDKs read; once into structs, case-insensitive, as Go servers using
+// encoding/json read) must see the same method, name, arguments and id.
+// Whenever Parse refuses one, the error must be a well-formed *Error.
+func FuzzParse(f *testing.F) {
+	for _, tc := range allParseCases() {
+		f.Add([]byte(tc.body))
+	}
+	for _, body := range postBodies(f) {
+		f.Add(body)
+	}
+	for _, body := range benchBodies(f) {
+		f.Add(body)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		msg, err := Parse(body, fuzzLimits)
+		if err != nil {
+			checkError(t, body, err)
+			return
+		}
+		agree(t, body, msg)
+	})
+}
+
+// benchBodies returns the bodies in testdata/bench.
+func benchBodies(t testing.TB) map[string][]byte {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("testdata", "bench", "*.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("glob testdata/bench: %v (%d files)", err, len(paths))
+	}
+	out := make(map[string][]byte, len(paths))
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("read %s: %v", p, err)
+		}
+		out[filepath.Base(p)] = data
+	}
+	return out
+}

@@ -29,6 +29,8 @@ const (
 	UnknownHop         Reason = "unknown_hop"
 	ParseError         Reason = "parse_error"
 	InvalidRequest     Reason = "invalid_request"
+	InvalidParams      Reason = "invalid_params"
+	UnexpectedBody     Reason = "unexpected_body"
 	HeaderMismatch     Reason = "header_mismatch"
 	TokenMissing       Reason = "token_missing"
 	TokenInvalid       Reason = "token_invalid"

@@ -1,0 +1,183 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// maxRedirects bounds same-host redirects of a key-set or discovery fetch.
+const maxRedirects = 3
+
+// errRedirectHost is returned when a fetch is redirected to another host.
+var errRedirectHost = errors.New("redirect to another host refused")
+
+// fetchClient performs bounded GETs for one issuer. It satisfies
+// jwk.HTTPClient (httprc calls Get without a context, so the request
+// context is the issuer's lifetime context plus the fetch timeout) and
+// returns a response whose body is already read, capped and closed.
+type fetchClient struct {
+	ctx       context.Context
+	hc        *http.Client
+	transport *http.Transport
+	timeout   time.Duration
+	maxBytes  int64
+}
+
+// newFetchClient builds the HTTP client of one issuer: a timeout, TLS 1.2+
+// trusting only caFile's CAs when set, no redirect to another host, no
+// downgrade to http unless insecure.
+func newFetchClient(ctx context.Context, ic IssuerConfig, timeout time.Duration, maxBytes int) (*fetchClient, error) {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ic.CAFile != "" {
+		pool, err := loadCAPool(ic.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		tlsConf.RootCAs = pool
+	}
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConf,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   2,
+		ForceAttemptHTTP2:     true,
+	}
+	hc := &http.Client{
+		Transport:     tr,
+		Timeout:       timeout,
+		CheckRedirect: redirectPolicy(ic.InsecureHTTP),
+	}
+	return &fetchClient{ctx: ctx, hc: hc, transport: tr, timeout: timeout, maxBytes: int64(maxBytes)}, nil
+}
+
+// loadCAPool reads a PEM bundle into a pool; it must hold a certificate.
+func loadCAPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read CAFile: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CAFile %q holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// redirectPolicy allows a few redirects to the same host, never a scheme
+// downgrade unless insecure.
+func redirectPolicy(insecure bool) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		if !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+			return errRedirectHost
+		}
+		if req.URL.Scheme != "https" && !insecure {
+			return errors.New("redirect to plain http refused")
+		}
+		return nil
+	}
+}
+
+// Get fetches u and returns the response with its body read into memory
+// (at most maxBytes) and the network body closed.
+func (c *fetchClient) Get(u string) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json, application/jwk-set+json")
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", redactURL(u), err)
+	}
+	defer res.Body.Close()
+	body, err := readCapped(res.Body, c.maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", redactURL(u), err)
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return res, nil
+}
+
+// readCapped reads r fully, failing when it holds more than max bytes.
+func readCapped(r io.Reader, max int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	if int64(len(body)) > max {
+		return nil, fmt.Errorf("response exceeds %d bytes", max)
+	}
+	return body, nil
+}
+
+// getJSON fetches u, requires 200 and decodes the JSON body into dst.
+func (c *fetchClient) getJSON(u string, dst any) error {
+	res, err := c.Get(u)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", redactURL(u), res.StatusCode)
+	}
+	if err := json.NewDecoder(res.Body).Decode(dst); err != nil {
+		return fmt.Errorf("GET %s: decode JSON: %w", redactURL(u), err)
+	}
+	return nil
+}
+
+// close drops the client's idle connections.
+func (c *fetchClient) close() { c.transport.CloseIdleConnections() }
+
+// serverMetadata is the part of OIDC discovery / RFC 8414 metadata we use.
+type serverMetadata struct {
+	Issuer  string `json:"issuer"`
+	JWKSURI string `json:"jwks_uri"`
+}
+
+// discover fetches the metadata document of ic and returns its jwks_uri,
+// after checking that its issuer is ic.Issuer (RFC 8414 section 3.3) and
+// that jwks_uri is an acceptable URL.
+func discover(c *fetchClient, ic IssuerConfig) (string, error) {
+	var md serverMetadata
+	if err := c.getJSON(ic.DiscoveryURL, &md); err != nil {
+		return "", fmt.Errorf("discovery: %w", err)
+	}
+	if md.Issuer != ic.Issuer {
+		return "", fmt.Errorf("discovery: metadata issuer %q does not match %q", md.Issuer, ic.Issuer)
+	}
+	if err := checkFetchURL(md.JWKSURI, ic.InsecureHTTP); err != nil {
+		return "", fmt.Errorf("discovery: jwks_uri: %w", err)
+	}
+	return md.JWKSURI, nil
+}
+
+// redactURL drops the query of u for logs (it may carry secrets).
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	p.RawQuery, p.User = "", nil
+	return p.String()
+}

@@ -1,0 +1,297 @@
+package identity
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/mcp-authz/mcp-authz/pkg/denial"
+	"github.com/mcp-authz/mcp-authz/pkg/identity/dpop"
+)
+
+// Request is what Verify needs from an HTTP request.
+type Request struct {
+	// Authorization is every Authorization header value as received.
+	Authorization []string
+	// DPoP is every DPoP header value as received.
+	DPoP []string
+	// Method is the HTTP method (DPoP htm).
+	Method string
+	// Path is the :path as received; the DPoP htu is PublicOrigin + Path
+	// without query and fragment, RFC 3986-normalised.
+	Path string
+	// Resource is this hop's resource identifier (RFC 8707); aud must
+	// contain it.
+	Resource string
+	// PublicOrigin is this hop's public origin, e.g.
+	// "https://mcp.example.test".
+	PublicOrigin string
+}
+
+// Verifier verifies access tokens. It is safe for concurrent use; Close
+// stops its goroutines.
+type Verifier struct {
+	cfg       Config
+	issuers   map[string]*issuer
+	order     []*issuer
+	cache     *lru.Cache[[sha256.Size]byte, *cacheEntry]
+	dpop      *dpop.Checker
+	closeOnce sync.Once
+}
+
+// cacheEntry is a verified token for one resource, with its Principal as
+// returned for each scheme (so a cache hit allocates nothing).
+type cacheEntry struct {
+	bearer, dpop *Principal
+	iss          *issuer
+	expiry       time.Time
+}
+
+// newCacheEntry builds the entry of a verified principal p.
+func newCacheEntry(p *Principal, is *issuer, expiry time.Time) *cacheEntry {
+	b, d := *p, *p
+	b.TokenType, d.TokenType = schemeBearer, schemeDPoP
+	return &cacheEntry{bearer: &b, dpop: &d, iss: is, expiry: expiry}
+}
+
+// principal returns the entry's Principal for scheme.
+func (e *cacheEntry) principal(scheme string) *Principal {
+	if scheme == schemeDPoP {
+		return e.dpop
+	}
+	return e.bearer
+}
+
+// New validates cfg (all problems at once, each naming its field), reads
+// JWKS files, builds one key source per remote issuer and makes a first
+// fetch of each, waiting at most until ctx is done. A failed first fetch
+// is not an error: the issuer is unavailable until a fetch succeeds (see
+// Status and Ready).
+func New(ctx context.Context, cfg Config) (*Verifier, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cache, err := lru.New[[sha256.Size]byte, *cacheEntry](cfg.CacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("identity: CacheSize: %w", err)
+	}
+	checker, err := dpop.New(cfg.DPoP)
+	if err != nil {
+		return nil, fmt.Errorf("identity: DPoP: %w", err)
+	}
+	v := &Verifier{cfg: cfg, issuers: map[string]*issuer{}, cache: cache, dpop: checker}
+	var errs []error
+	for _, ic := range cfg.Issuers {
+		is, err := newIssuer(ic, cfg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		v.issuers[ic.Issuer] = is
+		v.order = append(v.order, is)
+		if ic.InsecureHTTP {
+			cfg.Logger.Warn("[INSECURE CONFIG] plain HTTP allowed for the key set of an issuer; tokens can be forged by anyone on the network path",
+				"issuer", ic.Issuer)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		v.Close()
+		return nil, err
+	}
+	v.firstFetch(ctx)
+	return v, nil
+}
+
+// firstFetch fetches every remote key set concurrently, waiting at most
+// until ctx is done (each fetch is also bounded by FetchTimeout).
+func (v *Verifier) firstFetch(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, is := range v.order {
+		if is.src.expires() {
+			wg.Go(func() { _, _ = is.src.refresh(ctx) })
+		}
+	}
+	wg.Wait()
+}
+
+// Verify authenticates r: it returns the Principal of a valid token
+// presented the way its binding requires (shared with the verified-token
+// cache: read-only), or a *denial.Error whose reason is TokenMissing,
+// TokenInvalid, InvalidDPoPProof, ReplayCacheFull or IssuerUnavailable
+// (Internal when r.Resource is empty). It waits for a key-set fetch at
+// most until ctx is done.
+func (v *Verifier) Verify(ctx context.Context, r Request) (*Principal, error) {
+	if r.Resource == "" {
+		return nil, denial.New(denial.Internal, errors.New("identity: Request.Resource is empty"))
+	}
+	cred, err := parseAuthorization(r.Authorization, v.cfg.MaxTokenBytes)
+	if err != nil {
+		return nil, err
+	}
+	e, err := v.verified(ctx, cred.token, r.Resource)
+	if err != nil {
+		return nil, err
+	}
+	p := e.principal(cred.scheme)
+	if err := v.checkBinding(cred, p, e.iss, r); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// verified returns the verified token for resource, from the cache when
+// an unexpired entry exists and its issuer's keys are still usable. An
+// entry lives until min(exp + Skew, cached-at + JWKSRefresh).
+func (v *Verifier) verified(ctx context.Context, token, resource string) (*cacheEntry, error) {
+	key := cacheKey(token, resource)
+	now := v.cfg.Clock()
+	if e, ok := v.cache.Get(key); ok {
+		if now.Before(e.expiry) && e.iss.usable(e.iss.src.current(), now) {
+			return e, nil
+		}
+		v.cache.Remove(key)
+	}
+	p, is, err := v.verifyToken(ctx, token, resource, now)
+	if err != nil {
+		return nil, err
+	}
+	expiry := p.ExpiresAt.Add(v.cfg.Skew)
+	if limit := now.Add(v.cfg.JWKSRefresh); limit.Before(expiry) {
+		expiry = limit
+	}
+	e := newCacheEntry(p, is, expiry)
+	v.cache.Add(key, e)
+	return e, nil
+}
+
+// keyBufs recycles the buffers cacheKey hashes (bounded by MaxTokenBytes
+// plus the resource).
+var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// cacheKey is SHA-256(token NUL resource); a token cached for one hop is
+// never found for another.
+func cacheKey(token, resource string) [sha256.Size]byte {
+	bp := keyBufs.Get().(*[]byte)
+	b := append((*bp)[:0], token...)
+	b = append(b, 0)
+	b = append(b, resource...)
+	k := sha256.Sum256(b)
+	*bp = b[:0]
+	keyBufs.Put(bp)
+	return k
+}
+
+// verifyToken does the full check of a compact token: issuer chosen by the
+// unverified iss, header rules, signature with that issuer's keys only,
+// then the claims.
+func (v *Verifier) verifyToken(ctx context.Context, token, resource string, now time.Time) (*Principal, *issuer, error) {
+	jw, err := parseJWS(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	claims, err := decodeClaims(jw.payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	iss, err := stringClaim(claims, "iss")
+	if err != nil {
+		return nil, nil, err
+	}
+	is, ok := v.issuers[iss]
+	if !ok {
+		return nil, nil, invalid(detailUnknownIssuer, fmt.Errorf("iss %.128q is not configured", iss))
+	}
+	if err := is.checkHeader(jw.hdr); err != nil {
+		return nil, nil, err
+	}
+	keys, err := is.keysFor(ctx, now, jw.hdr.kid, jw.hdr.alg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := verifySignature(jw, keys); err != nil {
+		return nil, nil, err
+	}
+	p, err := v.buildPrincipal(claims, now, resource)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.Issuer, p.KeyID = iss, jw.hdr.kid
+	return p, is, nil
+}
+
+// buildPrincipal checks the claims of a signature-verified token and maps
+// them to a Principal.
+func (v *Verifier) buildPrincipal(claims map[string]any, now time.Time, resource string) (*Principal, error) {
+	life, err := checkTimes(claims, now, v.cfg.Skew)
+	if err != nil {
+		return nil, err
+	}
+	p := &Principal{Claims: claims, ExpiresAt: life.expires}
+	if p.Audience, err = checkAudience(claims, resource); err != nil {
+		return nil, err
+	}
+	if p.Roles, err = stringsClaim(claims, v.cfg.RolesClaim, detailRoles); err != nil {
+		return nil, err
+	}
+	if p.Scopes, err = scopes(claims); err != nil {
+		return nil, err
+	}
+	if p.CnfJKT, err = confirmation(claims); err != nil {
+		return nil, err
+	}
+	var azp, clientID string
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"sub", &p.Subject}, {"jti", &p.TokenID}, {"azp", &azp}, {"client_id", &clientID}} {
+		if *f.dst, err = stringClaim(claims, f.name); err != nil {
+			return nil, err
+		}
+	}
+	p.ClientID = azp
+	if p.ClientID == "" {
+		p.ClientID = clientID
+	}
+	return p, nil
+}
+
+// Status reports every issuer's key set, in configuration order.
+func (v *Verifier) Status() []IssuerStatus {
+	now := v.cfg.Clock()
+	out := make([]IssuerStatus, 0, len(v.order))
+	for _, is := range v.order {
+		out = append(out, is.status(now))
+	}
+	return out
+}
+
+// Ready reports whether at least one issuer has a usable key set.
+func (v *Verifier) Ready() bool {
+	now := v.cfg.Clock()
+	for _, is := range v.order {
+		if is.usable(is.src.current(), now) {
+			return true
+		}
+	}
+	return false
+}
+
+// Close stops every goroutine the Verifier started (key-set refreshes,
+// jwk.Cache workers, the DPoP checker) and drops idle connections. It is
+// idempotent; Verify must not be called after Close.
+func (v *Verifier) Close() {
+	v.closeOnce.Do(func() {
+		for _, is := range v.order {
+			is.src.close()
+		}
+		if v.dpop != nil {
+			v.dpop.Close()
+		}
+	})
+}

@@ -1,0 +1,265 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MinPollInterval is the shortest Upstream.Interval accepted.
+const MinPollInterval = time.Second
+
+// Upstream is one live MCP server the Watcher polls.
+type Upstream struct {
+	// Server is the registry name of the server.
+	Server string
+	// Endpoint is the server's Streamable HTTP URL.
+	Endpoint string
+	// BearerToken is sent as "Authorization: Bearer <token>" when not empty.
+	BearerToken string
+	// Interval is the time between polls (at least MinPollInterval).
+	Interval time.Duration
+}
+
+// WatcherConfig configures NewWatcher.
+type WatcherConfig struct {
+	// Upstreams are the servers to poll.
+	Upstreams []Upstream
+	// Approved returns tool name -> approved sha256 for a server, from the
+	// current registry, e.g. func(s string) map[string]string { return
+	// current().ApprovedHashes(s) }. It is used only to log and count
+	// drift; nil disables both (Drifted still works).
+	Approved func(server string) map[string]string
+	// Fetch lists a server's live tools; nil means FetchTools with
+	// FetchOptions.
+	Fetch func(ctx context.Context, endpoint, bearerToken string) (map[string]map[string]any, error)
+	// FetchOptions are passed to FetchTools when Fetch is nil.
+	FetchOptions FetchOptions
+	// After returns a channel that delivers once d has passed; nil means
+	// time.After. Tests inject it to drive polls deterministically.
+	After func(d time.Duration) <-chan time.Time
+	// Logger receives drift and poll-failure logs (nil means slog.Default()).
+	Logger *slog.Logger
+}
+
+// Watcher polls upstream MCP servers and remembers the hash of every tool
+// each last listed. It implements DriftSource: an approved tool has drifted
+// when the last successful poll of its server saw a different hash or did
+// not see the tool at all. A failed poll changes nothing. Start runs the
+// polling goroutines; Close stops them.
+type Watcher struct {
+	cfg   WatcherConfig
+	log   *slog.Logger
+	state atomic.Pointer[watchState]
+
+	mu       sync.Mutex        // serialises state writers and reported
+	reported map[string]string // tool id -> drift already counted
+
+	drifts   atomic.Uint64
+	failures atomic.Uint64
+
+	startOnce sync.Once
+	closeOnce sync.Once
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+// watchState is an immutable snapshot of what the polls saw.
+type watchState struct {
+	polled map[string]bool   // servers with a successful poll
+	live   map[string]string // tool id -> live hash
+}
+
+var _ DriftSource = (*Watcher)(nil)
+
+// NewWatcher checks cfg and returns a Watcher that has not polled yet.
+func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
+	if err := validateUpstreams(cfg.Upstreams); err != nil {
+		return nil, fmt.Errorf("registry: watcher: %w", err)
+	}
+	if cfg.Fetch == nil {
+		opts := cfg.FetchOptions
+		cfg.Fetch = func(ctx context.Context, endpoint, token string) (map[string]map[string]any, error) {
+			return FetchTools(ctx, endpoint, token, opts)
+		}
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
+	}
+	w := &Watcher{cfg: cfg, log: cfg.Logger, reported: map[string]string{}, done: make(chan struct{})}
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	w.state.Store(&watchState{polled: map[string]bool{}, live: map[string]string{}})
+	return w, nil
+}
+
+func validateUpstreams(ups []Upstream) error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, u := range ups {
+		at := fmt.Sprintf("upstreams[%d]", i)
+		if u.Server == "" || strings.Contains(u.Server, "/") || seen[u.Server] {
+			errs = append(errs, fmt.Errorf("%s.server: want a unique non-empty name without '/'", at))
+		}
+		seen[u.Server] = true
+		if p, err := url.Parse(u.Endpoint); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("%s.endpoint: want an absolute http(s) URL", at))
+		}
+		if u.Interval < MinPollInterval {
+			errs = append(errs, fmt.Errorf("%s.interval: %v is shorter than %v", at, u.Interval, MinPollInterval))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Drifted implements DriftSource.
+func (w *Watcher) Drifted(id, approvedHash string) bool {
+	server, _, ok := splitID(id)
+	if !ok || approvedHash == "" {
+		return false
+	}
+	s := w.state.Load()
+	if !s.polled[server] {
+		return false
+	}
+	live, seen := s.live[id]
+	return !seen || live != approvedHash
+}
+
+// DriftCount is the number of drifts observed: each approved tool counts
+// once per distinct (approved hash, live hash or removal) it drifted to.
+func (w *Watcher) DriftCount() uint64 { return w.drifts.Load() }
+
+// PollFailures is the number of polls that failed.
+func (w *Watcher) PollFailures() uint64 { return w.failures.Load() }
+
+// PollOnce polls every upstream once, in order, and returns the failures
+// joined.
+func (w *Watcher) PollOnce(ctx context.Context) error {
+	var errs []error
+	for _, u := range w.cfg.Upstreams {
+		errs = append(errs, w.poll(ctx, u))
+	}
+	return errors.Join(errs...)
+}
+
+// Start runs one polling goroutine per upstream: each polls at once and
+// then every Interval, until Close. Calling Start again does nothing.
+func (w *Watcher) Start() {
+	w.startOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		w.cancel = cancel
+		go func() {
+			defer close(w.done)
+			w.Run(ctx)
+		}()
+	})
+}
+
+// Run polls every upstream on its interval until ctx is done (Start runs
+// it in the background; Run is for callers that manage the goroutine).
+func (w *Watcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, u := range w.cfg.Upstreams {
+		wg.Go(func() { w.loop(ctx, u) })
+	}
+	wg.Wait()
+}
+
+// Close stops the goroutines Start began and waits for them.
+func (w *Watcher) Close() error {
+	w.closeOnce.Do(func() {
+		w.startOnce.Do(func() { close(w.done) }) // never started
+		if w.cancel != nil {
+			w.cancel()
+		}
+		<-w.done
+	})
+	return nil
+}
+
+func (w *Watcher) loop(ctx context.Context, u Upstream) {
+	for {
+		_ = w.poll(ctx, u) // logged and counted in poll
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.cfg.After(u.Interval):
+		}
+	}
+}
+
+// poll fetches one upstream and records what it saw.
+func (w *Watcher) poll(ctx context.Context, u Upstream) error {
+	live, err := w.cfg.Fetch(ctx, u.Endpoint, u.BearerToken)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.failures.Add(1)
+			w.log.Warn("registry: drift poll failed; keeping the last verdict", "server", u.Server, "error", err)
+		}
+		return fmt.Errorf("registry: polling %s: %w", u.Server, err)
+	}
+	hashes := make(map[string]string, len(live))
+	for name, def := range live {
+		h, err := Hash(def)
+		if err != nil {
+			h = "unhashable"
+		}
+		hashes[name] = h
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.record(u.Server, hashes)
+	w.report(u.Server, hashes)
+	return nil
+}
+
+// record replaces the server's part of the state (w.mu held).
+func (w *Watcher) record(server string, hashes map[string]string) {
+	old := w.state.Load()
+	next := &watchState{polled: maps.Clone(old.polled), live: make(map[string]string, len(old.live))}
+	prefix := server + "/"
+	for id, h := range old.live {
+		if !strings.HasPrefix(id, prefix) {
+			next.live[id] = h
+		}
+	}
+	for name, h := range hashes {
+		next.live[prefix+name] = h
+	}
+	next.polled[server] = true
+	w.state.Store(next)
+}
+
+// report logs and counts newly seen drift of approved tools (w.mu held).
+func (w *Watcher) report(server string, hashes map[string]string) {
+	if w.cfg.Approved == nil {
+		return
+	}
+	approved := w.cfg.Approved(server)
+	for _, name := range slices.Sorted(maps.Keys(approved)) {
+		id, want := server+"/"+name, approved[name]
+		live, seen := hashes[name]
+		if seen && live == want {
+			delete(w.reported, id)
+			continue
+		}
+		if !seen {
+			live = "removed"
+		}
+		if key := want + ">" + live; w.reported[id] != key {
+			w.reported[id] = key
+			w.drifts.Add(1)
+			w.log.Warn("registry: approved MCP tool drifted", "tool", id, "approved_sha256", want, "live_sha256", live)
+		}
+	}
+}

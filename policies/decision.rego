@@ -1,0 +1,135 @@
+# METADATA
+# title: MCP authorization decision
+# description: >-
+#   The entry point, data.mcp.authz.decision: combines the concerns of the
+#   sibling packages into one policy.Decision. Checks run in a fixed order and
+#   the first that fails names the stable reason; a request passing every
+#   check is allowed with reason "allowed". Anything undefined is a deny.
+package mcp.authz
+
+import data.mcp.authz.audience
+import data.mcp.authz.manifest
+import data.mcp.authz.methods
+import data.mcp.authz.roles
+import data.mcp.authz.scopes
+import data.mcp.authz.tenants
+import data.mcp.authz.tools
+
+# METADATA
+# title: Decision
+# description: >-
+#   The decision object: allow, reason and, as the reason calls for,
+#   jsonrpc_error, http_status and challenge, with dynamic_metadata for Envoy.
+# entrypoint: true
+default decision := {"allow": false, "reason": "policy_denied"}
+
+decision := object.union_n([
+	{"allow": allow, "reason": reason, "dynamic_metadata": metadata},
+	rpc_error,
+	step_up,
+])
+
+# METADATA
+# title: Allow
+# description: True only when every check passed.
+allow := reason == "allowed"
+
+# METADATA
+# title: Reason
+# description: >-
+#   The first failing check: audience, method, then for tools/call the
+#   tool checks (tool_reason); other requests are checked for the tenant.
+reason := "audience_mismatch" if {
+	not audience.allowed
+} else := "unknown_method" if {
+	not methods.allowed
+	not methods.tool_call
+} else := tool_reason if {
+	methods.tool_call
+} else := "tenant_mismatch" if {
+	not tenants.allowed
+} else := "allowed"
+
+# METADATA
+# title: Tool reason
+# description: >-
+#   The first failing check of a tools/call: registered, manifest approved,
+#   not drifted, tenant, role, scopes, arguments.
+tool_reason := "tool_not_registered" if {
+	not tools.registered
+} else := "manifest_not_approved" if {
+	not manifest.approved
+} else := "manifest_drift" if {
+	manifest.drifted
+} else := "tenant_mismatch" if {
+	not tenants.allowed
+} else := "tool_not_allowed" if {
+	not roles.allowed
+} else := "insufficient_scope" if {
+	not scopes.allowed
+} else := "invalid_arguments" if {
+	not tools.arguments_valid
+} else := "allowed"
+
+# METADATA
+# title: Forbidden
+# description: The JSON-RPC error of a policy deny.
+forbidden := {"code": -32003, "message": "Forbidden by policy"}
+
+# METADATA
+# title: Invalid params
+# description: The JSON-RPC error of invalid_arguments; never echoes the arguments.
+invalid_params := {"code": -32602, "message": "Invalid params"}
+
+# METADATA
+# title: JSON-RPC error
+# description: The jsonrpc_error member of a denied JSON-RPC request (one with an id).
+default rpc_error := {}
+
+rpc_error := {"jsonrpc_error": invalid_params} if {
+	denied_request
+	reason == "invalid_arguments"
+} else := {"jsonrpc_error": forbidden} if {
+	denied_request
+}
+
+# METADATA
+# title: Denied request
+# description: True when a JSON-RPC request (not a notification or response) is denied.
+denied_request if {
+	not allow
+	input.mcp.kind == "request"
+}
+
+# METADATA
+# title: Step-up
+# description: The 403 and insufficient_scope challenge naming the scopes to ask for.
+default step_up := {}
+
+step_up := {
+	"http_status": 403,
+	"challenge": {
+		"error": "insufficient_scope",
+		"error_description": "Additional scope required",
+		"scope": scopes.challenge_scope,
+	},
+} if {
+	reason == "insufficient_scope"
+}
+
+# METADATA
+# title: Dynamic metadata
+# description: >-
+#   Returned to Envoy for access logs: the subject, the method and, for a
+#   tools/call, the canonical tool id.
+metadata := object.union(
+	{"sub": object.get(input, ["principal", "sub"], ""), "method": object.get(input, ["mcp", "method"], "")},
+	tool_metadata,
+)
+
+# METADATA
+# title: Tool metadata
+# description: The tool_id member of the dynamic metadata of a tools/call.
+default tool_metadata := {}
+
+tool_metadata := {"tool_id": tools.id} if methods.tool_call

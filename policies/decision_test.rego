@@ -1,0 +1,235 @@
+package mcp.authz_test
+
+import data.mcp.authz
+
+resource := "https://mcp.example.test/mcp"
+
+hash := "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
+
+servers := {"issues": {"resource": resource, "tools": {
+	"search_issues": {"sha256": hash, "scopes": ["mcp:tools"], "manifest": {"name": "search_issues"}},
+	"delete_repo": {"sha256": hash, "scopes": ["mcp:tools", "issues:admin"], "manifest": {"name": "delete_repo"}},
+	"draft_tool": {"scopes": ["mcp:tools"], "manifest": {"name": "draft_tool"}},
+}}}
+
+roles_data := {
+	"admin": {"tools": ["issues/*"]},
+	"support": {"tools": ["issues/search_issues"]},
+}
+
+settings := {"require_tenant": false, "tenant_claim": "tenant"}
+
+tenants_data := {"acme": {"servers": ["issues"]}, "globex": {"servers": ["wiki"]}}
+
+# A tools/call of search_issues by alice (admin) that passes every check.
+base := {
+	"http": {"method": "POST", "path": "/mcp", "host": "mcp.example.test", "scheme": "https", "headers": {}},
+	"mcp": {
+		"revision": "2025-11-25", "kind": "request", "method": "tools/call", "known_method": true,
+		"id": 7, "name": "search_issues", "tool": "search_issues", "arguments": {"q": "secret-value"},
+	},
+	"principal": {
+		"sub": "alice", "iss": "https://auth.example.test", "aud": [resource],
+		"scopes": ["mcp:tools", "mcp:resources"], "roles": ["admin"], "token_type": "Bearer",
+		"claims": {"sub": "alice"},
+	},
+	"workload": {},
+	"resource": {"id": resource, "server": "issues"},
+	"tool": {
+		"id": "issues/search_issues", "registered": true, "approved": true,
+		"drifted": false, "arguments_valid": true,
+	},
+	"request": {"id": "r-1", "time": "2026-01-01T00:00:00Z"},
+}
+
+# An MCP message other than tools/call: no params.name, no tool verdict.
+message(kind, method, known) := object.union(object.remove(base, ["tool"]), {"mcp": {
+	"kind": kind, "method": method, "known_method": known,
+	"name": "", "tool": "", "arguments": {},
+}})
+
+# A tools/call of tool whose Go verdict is verdict (merged over a passing one).
+call(tool, verdict) := object.union(base, {
+	"mcp": {"name": tool, "tool": tool},
+	"tool": object.union({"id": concat("/", ["issues", tool])}, verdict),
+})
+
+decide(req) := d if {
+	d := authz.decision with input as req
+		with data.mcp.servers as servers
+		with data.mcp.roles as roles_data
+		with data.mcp.settings as settings
+		with data.mcp.tenants as tenants_data
+}
+
+patched(patch) := decide(object.union(base, patch))
+
+forbidden := {"code": -32003, "message": "Forbidden by policy"}
+
+denied(d, why) if {
+	d.allow == false
+	d.reason == why
+}
+
+test_allow_tool_call if {
+	decide(base) == {
+		"allow": true,
+		"reason": "allowed",
+		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/search_issues"},
+	}
+}
+
+test_allow_known_methods if {
+	every method in ["initialize", "tools/list", "resources/read", "prompts/get", "ping"] {
+		decide(message("request", method, true)) == {
+			"allow": true,
+			"reason": "allowed",
+			"dynamic_metadata": {"sub": "alice", "method": method},
+		}
+	}
+}
+
+test_allow_notification_and_response if {
+	decide(message("notification", "notifications/initialized", true)).allow
+	decide(message("response", "", false)).allow
+}
+
+test_allow_get_stream if {
+	d := decide(object.union(message("none", "", false), {"http": {"method": "GET"}}))
+	d.allow
+	d.reason == "allowed"
+}
+
+test_deny_audience_mismatch if {
+	d := patched({"principal": {"aud": ["https://other.example.test/mcp"]}})
+	d == {
+		"allow": false,
+		"reason": "audience_mismatch",
+		"jsonrpc_error": forbidden,
+		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/search_issues"},
+	}
+}
+
+test_deny_audience_before_method if {
+	req := object.union(message("request", "tools/execute", false), {"principal": {"aud": []}})
+	denied(decide(req), "audience_mismatch")
+}
+
+test_deny_unknown_method if {
+	d := decide(message("request", "tools/execute", false))
+	denied(d, "unknown_method")
+	d.jsonrpc_error == forbidden
+}
+
+test_deny_notification_without_jsonrpc_error if {
+	d := decide(message("notification", "notifications/bogus", false))
+	denied(d, "unknown_method")
+	not d.jsonrpc_error
+}
+
+test_deny_tools_call_notification if {
+	req := object.union(base, {"mcp": {"kind": "notification"}})
+	denied(decide(json.remove(req, ["mcp/id"])), "unknown_method")
+}
+
+test_deny_tool_not_registered if {
+	d := decide(call("drop_tables", {"registered": false, "approved": false}))
+	denied(d, "tool_not_registered")
+	d.jsonrpc_error == forbidden
+	d.dynamic_metadata.tool_id == "issues/drop_tables"
+}
+
+test_deny_tool_verdict_missing if {
+	denied(decide(object.remove(base, ["tool"])), "tool_not_registered")
+}
+
+test_deny_manifest_not_approved if {
+	denied(decide(call("draft_tool", {"approved": false})), "manifest_not_approved")
+	denied(decide(call("draft_tool", {"approved": true})), "manifest_not_approved")
+}
+
+test_deny_manifest_drift if {
+	denied(patched({"tool": {"drifted": true}}), "manifest_drift")
+}
+
+test_deny_tenant_mismatch_on_tool_call if {
+	denied(patched({"principal": {"claims": {"tenant": "globex"}}}), "tenant_mismatch")
+}
+
+test_allow_tenant_match if {
+	patched({"principal": {"claims": {"tenant": "acme"}}}).allow
+}
+
+test_deny_tenant_mismatch_on_other_methods if {
+	req := object.union(message("request", "resources/read", true), {"principal": {"claims": {"tenant": "globex"}}})
+	d := decide(req)
+	denied(d, "tenant_mismatch")
+	d.jsonrpc_error == forbidden
+}
+
+test_deny_tool_not_allowed if {
+	d := patched({"principal": {"roles": ["support"]}, "mcp": {"tool": "delete_repo"}, "tool": {"id": "issues/delete_repo"}})
+	denied(d, "tool_not_allowed")
+	d.jsonrpc_error == forbidden
+}
+
+test_deny_no_roles if {
+	denied(patched({"principal": {"roles": []}}), "tool_not_allowed")
+}
+
+test_deny_insufficient_scope if {
+	d := decide(call("delete_repo", {}))
+	d == {
+		"allow": false,
+		"reason": "insufficient_scope",
+		"http_status": 403,
+		"challenge": {
+			"error": "insufficient_scope",
+			"error_description": "Additional scope required",
+			"scope": "issues:admin mcp:resources mcp:tools",
+		},
+		"jsonrpc_error": forbidden,
+		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/delete_repo"},
+	}
+}
+
+test_allow_scope_step_up_done if {
+	req := object.union(call("delete_repo", {}), {"principal": {"scopes": ["mcp:tools", "issues:admin"]}})
+	decide(req).allow
+}
+
+test_deny_invalid_arguments if {
+	d := patched({"tool": {"arguments_valid": false, "arguments_error": "/q"}})
+	denied(d, "invalid_arguments")
+	d.jsonrpc_error == {"code": -32602, "message": "Invalid params"}
+	not contains(json.marshal(d), "secret-value")
+	not d.challenge
+}
+
+test_deny_first_failing_check_wins if {
+	denied(decide(call("drop_tables", {"registered": false, "drifted": true})), "tool_not_registered")
+	denied(patched({"tool": {"approved": false, "drifted": true}}), "manifest_not_approved")
+	denied(patched({"tool": {"drifted": true}, "principal": {"claims": {"tenant": "globex"}}}), "manifest_drift")
+	denied(patched({"principal": {"roles": [], "claims": {"tenant": "globex"}}}), "tenant_mismatch")
+	denied(patched({"principal": {"roles": [], "scopes": []}}), "tool_not_allowed")
+	denied(patched({"principal": {"scopes": []}, "tool": {"arguments_valid": false}}), "insufficient_scope")
+}
+
+test_allow_metadata_without_principal_sub if {
+	req := json.remove(message("response", "", false), ["principal/sub"])
+	decide(req).dynamic_metadata == {"sub": "", "method": ""}
+}
+
+test_deny_allow_rule_false_unless_allowed if {
+	not authz.allow with authz.reason as "tool_not_allowed"
+	authz.allow with authz.reason as "allowed"
+}
+
+# Stands in for a rule that comes out undefined: the index is past the end.
+undefined_union(objects) := objects[count(objects)]
+
+test_deny_default_when_undefined if {
+	d := authz.decision with input as base
+		with object.union_n as undefined_union
+	d == {"allow": false, "reason": "policy_denied"}
+}

@@ -1,0 +1,152 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/mcp-authz/mcp-authz/pkg/denial"
+	"github.com/mcp-authz/mcp-authz/pkg/registry"
+)
+
+// methodToolsCall is the one method whose tool the registry judges.
+const methodToolsCall = "tools/call"
+
+var (
+	errNoBundle  = errors.New("no policy bundle is active")
+	errNilInput  = errors.New("nil input")
+	errUndefined = errors.New("decision is undefined")
+)
+
+// Decide evaluates the active bundle's decision for in. It first completes
+// in from the bundle's registry: Resource.Server (when empty) from
+// Resource.ID, and, for tools/call, Tool; Request.Time is set from the clock
+// when empty. Every failure is a *denial.Error: no_policy before the first
+// Activate, deadline_exceeded when the evaluation outlives Options.Deadline
+// or ctx, policy_error for an evaluation error or a malformed decision.
+func (e *Engine) Decide(ctx context.Context, in *Input) (Decision, error) {
+	return e.decide(ctx, in, nil)
+}
+
+// Explain is Decide with a trace: besides the decision it returns one line
+// per rule that produced a value (and each trace() note), in evaluation
+// order, for `mcp-authz check --explain`.
+func (e *Engine) Explain(ctx context.Context, in *Input) (Decision, []string, error) {
+	tracer := topdown.NewBufferTracer()
+	d, err := e.decide(ctx, in, tracer)
+	return d, explainLines(*tracer), err
+}
+
+// decide is Decide with an optional tracer.
+func (e *Engine) decide(ctx context.Context, in *Input, tracer topdown.QueryTracer) (Decision, error) {
+	snap := e.cur.Load()
+	if snap == nil {
+		return Decision{}, denial.New(denial.NoPolicy, errNoBundle)
+	}
+	if in == nil {
+		return Decision{}, denial.New(denial.Internal, errNilInput)
+	}
+	now := e.opts.Clock()
+	if err := snap.enrich(in, e.opts.Drift); err != nil {
+		return Decision{}, err
+	}
+	if in.Request.Time == "" {
+		in.Request.Time = now.UTC().Format(time.RFC3339Nano)
+	}
+	input := inputValue(in)
+
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
+	defer cancel()
+	if err := ctx.Err(); err != nil {
+		return Decision{}, denial.New(denial.Deadline, fmt.Errorf("before evaluation: %w", err))
+	}
+	opts := []rego.EvalOption{rego.EvalParsedInput(input), rego.EvalTime(now)}
+	if tracer != nil {
+		opts = append(opts, rego.EvalQueryTracer(tracer))
+	}
+	rs, err := snap.query.Eval(ctx, opts...)
+	if err != nil {
+		return Decision{}, evalError(ctx, err)
+	}
+	d, err := decodeResultSet(rs)
+	if err != nil {
+		return Decision{}, denial.New(denial.PolicyError, fmt.Errorf("revision %q: %w", snap.revision, err))
+	}
+	return d, nil
+}
+
+// enrich completes in from the registry of this revision. For a 2026-07-28
+// tools/call it also checks the Mcp-Param-* headers mirrored from the
+// arguments (x-mcp-header): intermediaries route and log on them, so they
+// must equal what the server executes (header_mismatch, JSON-RPC -32020).
+func (s *snapshot) enrich(in *Input, drift registry.DriftSource) error {
+	if in.Resource.Server == "" {
+		if server, ok := s.reg.ServerForResource(in.Resource.ID); ok {
+			in.Resource.Server = server
+		}
+	}
+	if in.MCP.Method != methodToolsCall {
+		return nil
+	}
+	if in.MCP.Revision == revisionStateless {
+		header := func(name string) []string {
+			if v, ok := in.HTTP.Headers[name]; ok {
+				return []string{v}
+			}
+			return nil
+		}
+		if err := s.reg.CheckParamHeaders(in.Resource.Server, in.MCP.Tool, in.MCP.Arguments, header); err != nil {
+			return denial.New(denial.HeaderMismatch, err)
+		}
+	}
+	v := s.reg.Check(in.Resource.Server, in.MCP.Tool, in.MCP.Arguments, drift)
+	in.Tool = &Tool{
+		ID:             v.ID,
+		Registered:     v.Registered,
+		Approved:       v.Approved,
+		Drifted:        v.Drifted,
+		ArgumentsValid: v.ArgumentsValid,
+		ArgumentsError: v.ArgumentsError,
+	}
+	return nil
+}
+
+// revisionStateless is the MCP revision with Mcp-Param-* headers.
+const revisionStateless = "2026-07-28"
+
+// ApprovedHashes returns tool name → approved hash of server in the active
+// revision (nil when none is active): what drift watch compares live
+// manifests against.
+func (e *Engine) ApprovedHashes(server string) map[string]string {
+	snap := e.cur.Load()
+	if snap == nil {
+		return nil
+	}
+	return snap.reg.ApprovedHashes(server)
+}
+
+// evalError classifies an evaluation failure: running out of time (ours or
+// the caller's) is deadline_exceeded, anything else policy_error.
+func evalError(ctx context.Context, err error) error {
+	if ctx.Err() != nil || topdown.IsCancel(err) {
+		return denial.New(denial.Deadline, fmt.Errorf("policy evaluation: %w", err))
+	}
+	return denial.New(denial.PolicyError, fmt.Errorf("policy evaluation: %w", err))
+}
+
+// decodeResultSet requires exactly one result holding one value.
+func decodeResultSet(rs rego.ResultSet) (Decision, error) {
+	switch {
+	case len(rs) == 0:
+		return Decision{}, errUndefined
+	case len(rs) > 1:
+		return Decision{}, fmt.Errorf("decision has %d results; want 1", len(rs))
+	case len(rs[0].Expressions) != 1:
+		return Decision{}, fmt.Errorf("decision has %d expressions; want 1", len(rs[0].Expressions))
+	}
+	return decodeDecisionAny(rs[0].Expressions[0].Value)
+}

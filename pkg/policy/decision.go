@@ -1,0 +1,47 @@
+package policy
+
+// Decision is what a policy returns at data.mcp.authz.decision. Its JSON form
+// is the contract with policy authors and is documented in the README ("The
+// decision object"). Only Allow and Reason are required; every other field is
+// optional and has a safe default, so later capabilities extend it without
+// breaking existing policies. A result that is undefined, not an object, or
+// has a field of the wrong type is a deny (policy_error).
+type Decision struct {
+	// Allow lets the request through when true. Nothing else does.
+	Allow bool `json:"allow"`
+	// Reason is a stable snake_case code, sent in x-mcp-authz-reason.
+	Reason string `json:"reason"`
+	// HTTPStatus overrides the deny's HTTP status (0: the default for the
+	// situation). Ignored on allow.
+	HTTPStatus int `json:"http_status,omitempty"`
+	// RPCError overrides the JSON-RPC error of a deny (nil: the default).
+	RPCError *RPCError `json:"jsonrpc_error,omitempty"`
+	// Challenge asks for a WWW-Authenticate challenge on a deny, e.g.
+	// insufficient_scope with the scopes needed (step-up).
+	Challenge *Challenge `json:"challenge,omitempty"`
+	// UpstreamHeaders are set on the request forwarded upstream (allow only),
+	// overwriting any client-sent copy.
+	UpstreamHeaders map[string]string `json:"upstream_headers,omitempty"`
+	// ResponseHeaders are added to the response sent to the client.
+	ResponseHeaders map[string]string `json:"response_headers,omitempty"`
+	// DynamicMetadata is returned to Envoy as ext_authz dynamic metadata.
+	DynamicMetadata map[string]any `json:"dynamic_metadata,omitempty"`
+}
+
+// RPCError is a JSON-RPC error code and message.
+type RPCError struct {
+	// Code is the JSON-RPC error code.
+	Code int `json:"code"`
+	// Message is a short human-readable message; never echoes input.
+	Message string `json:"message"`
+}
+
+// Challenge describes a WWW-Authenticate challenge.
+type Challenge struct {
+	// Error is the RFC 6750 error code (invalid_token, insufficient_scope).
+	Error string `json:"error"`
+	// Description is error_description.
+	Description string `json:"error_description,omitempty"`
+	// Scope lists the scopes needed, space-separated.
+	Scope string `json:"scope,omitempty"`
+}

@@ -52,7 +52,7 @@ func (c *Config) Validate() error {
 	checkAddr(add, "listen", c.Listen, true)
 	checkAddr(add, "admin_listen", c.AdminListen, true)
 	checkAddr(add, "public_listen", c.PublicListen, false)
-	if c.PublicListen != "" && c.PublicListen == c.AdminListen {
+	if c.PublicListen != "" && c.PublicListen == c.AdminListen && !strings.HasSuffix(c.PublicListen, ":0") {
 		add("public_listen", "must differ from admin_listen (metrics never reach the public port)")
 	}
 	if len(c.Resources) == 0 {

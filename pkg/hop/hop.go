@@ -36,6 +36,11 @@ type Table struct {
 // ContextKeyResource is the context_extensions key naming the hop's resource.
 const ContextKeyResource = "resource"
 
+// ContextKeyServer is the context_extensions key naming the hop's upstream
+// server in the registry (optional; the registry is searched by resource
+// otherwise).
+const ContextKeyServer = "server"
+
 // New returns a table over hops; hosts are normalised to lower case without port.
 func New(hops []Hop) *Table {
 	t := &Table{hops: make([]Hop, len(hops))}
@@ -55,6 +60,9 @@ func (t *Table) Resolve(host, path string, ctxExt map[string]string) (Hop, bool)
 	if r := ctxExt[ContextKeyResource]; r != "" {
 		for _, h := range t.hops {
 			if h.Resource == r && h.Path == p {
+				if srv := ctxExt[ContextKeyServer]; srv != "" {
+					h.Server = srv
+				}
 				return h, true
 			}
 		}

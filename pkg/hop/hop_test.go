@@ -30,6 +30,9 @@ func TestResolve(t *testing.T) {
 		{"context extension wrong path", "mcp.example.test", "/mcp", map[string]string{"resource": "https://mcp.example.test/b/mcp"}, ""},
 		{"context extension unknown", "mcp.example.test", "/mcp", map[string]string{"resource": "https://x.test/"}, ""},
 	}
+	if h, _ := tab.Resolve("x", "/mcp", map[string]string{"resource": "https://mcp.example.test/mcp", "server": "issues"}); h.Server != "issues" {
+		t.Errorf("Resolve with context_extensions server = %q; want issues", h.Server)
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h, ok := tab.Resolve(tc.host, tc.path, tc.ext)

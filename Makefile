@@ -1,0 +1,48 @@
+# mcp-authz — run `make help` for the targets.
+GO        ?= go
+CONFIG    ?= examples/dev/config.yaml
+FUZZTIME  ?= 20s
+BENCHTIME ?= 1s
+GOLANGCI  ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+
+.PHONY: help run build test test-go policy-check bench fuzz bundle lint clean
+
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: ## Run the service on loopback with the embedded default bundle and the dev issuer.
+	$(GO) run ./cmd/mcp-authz serve --config $(CONFIG)
+
+build: ## Build bin/mcp-authz.
+	$(GO) build -o bin/mcp-authz ./cmd/mcp-authz
+
+test: policy-check test-go ## Run every test: Rego (opa test/check/fmt) and go test -race ./...
+
+test-go: ## go test -race ./... (includes the Rego tests through OPA's tester and the example validation).
+	$(GO) test -race -count=1 ./...
+
+policy-check: ## opa test, opa check --strict and opa fmt on policies/, with the pinned OPA module.
+	$(GO) tool opa test policies/
+	$(GO) tool opa check --strict policies/
+	$(GO) tool opa fmt --fail -l policies/
+
+bench: ## Benchmarks of the hot path (Check, parse, verify, decide), with allocations.
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./pkg/... ./test/...
+
+fuzz: ## Run every fuzz target for FUZZTIME each.
+	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -h '^func Fuzz' $$t/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "== $$t $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./$$t || exit 1; \
+	  done; \
+	done
+
+bundle: ## Rebuild the embedded default bundle (bundles/default.tar.gz) from policies/.
+	$(GO) run ./bundles/gen
+
+lint: ## gofmt, go vet and golangci-lint (pinned, through go run).
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	$(GO) run $(GOLANGCI) run ./...
+
+clean: ## Remove build output.
+	rm -rf bin

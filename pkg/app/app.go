@@ -1,0 +1,175 @@
+// Package app wires mcp-authz together from its configuration: the
+// identity verifier, the policy engine and its bundle, the ext_authz gRPC
+// server with gRPC health, and the admin and public HTTP listeners. It holds
+// no decision logic; it builds components, starts them, and stops them in
+// order on shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/mcp-authz/mcp-authz/pkg/config"
+	"github.com/mcp-authz/mcp-authz/pkg/extauthz"
+	"github.com/mcp-authz/mcp-authz/pkg/identity"
+	"github.com/mcp-authz/mcp-authz/pkg/policy"
+)
+
+// authzService is the gRPC service name health reports on besides "".
+const authzService = "envoy.service.auth.v3.Authorization"
+
+// App is a running mcp-authz.
+type App struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	comp     *Components
+	grpc     *grpc.Server
+	health   *health.Server
+	admin    *http.Server
+	public   *http.Server
+	lis      map[string]net.Listener
+	wg       sync.WaitGroup
+	serveErr chan error
+}
+
+// New builds every component and binds the listeners, but serves nothing
+// yet: gRPC health is NOT_SERVING until Start has an active bundle.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	comp, err := Build(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, comp: comp, lis: map[string]net.Listener{}, serveErr: make(chan error, 3)}
+	if err := a.listen(); err != nil {
+		comp.Close()
+		return nil, err
+	}
+	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(cfg.Limits.BodyBytes + 1<<20))
+	a.health = health.NewServer()
+	a.setServing(false)
+	authv3.RegisterAuthorizationServer(a.grpc, comp.Server)
+	healthpb.RegisterHealthServer(a.grpc, a.health)
+	a.admin = &http.Server{Handler: a.adminMux(), ReadHeaderTimeout: 5 * time.Second}
+	if l := a.lis["public"]; l != nil {
+		a.public = &http.Server{Handler: comp.Metadata, ReadHeaderTimeout: 5 * time.Second}
+	}
+	return a, nil
+}
+
+// listen binds every configured address, so a port conflict fails New.
+func (a *App) listen() error {
+	addrs := map[string]string{"grpc": a.cfg.Listen, "admin": a.cfg.AdminListen, "public": a.cfg.PublicListen}
+	for name, addr := range addrs {
+		if addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, o := range a.lis {
+				o.Close()
+			}
+			return fmt.Errorf("app: %s listener: %w", name, err)
+		}
+		a.lis[name] = l
+	}
+	return nil
+}
+
+// Addr returns the bound address of "grpc", "admin" or "public" ("" if none).
+func (a *App) Addr(name string) string {
+	if l := a.lis[name]; l != nil {
+		return l.Addr().String()
+	}
+	return ""
+}
+
+// Start serves on every listener and reports SERVING once ready.
+func (a *App) Start() {
+	a.serve("grpc", func() error { return a.grpc.Serve(a.lis["grpc"]) })
+	a.serve("admin", func() error { return a.admin.Serve(a.lis["admin"]) })
+	if a.public != nil {
+		a.serve("public", func() error { return a.public.Serve(a.lis["public"]) })
+	}
+	a.comp.Start()
+	a.setServing(a.comp.Ready())
+	a.log.Info("mcp-authz serving", "grpc", a.Addr("grpc"), "admin", a.Addr("admin"),
+		"public", a.Addr("public"), "bundle", a.comp.Engine.Revision())
+}
+
+func (a *App) serve(name string, fn func() error) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := fn(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+			a.serveErr <- fmt.Errorf("app: %s: %w", name, err)
+		}
+	}()
+}
+
+// Run starts the app and blocks until ctx is done or a listener fails,
+// then shuts down.
+func (a *App) Run(ctx context.Context) error {
+	a.Start()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-a.serveErr:
+	}
+	return errors.Join(err, a.Shutdown())
+}
+
+// Shutdown reports NOT_SERVING, drains in-flight Checks for at most the
+// configured shutdown timeout, then stops everything.
+func (a *App) Shutdown() error {
+	a.setServing(false)
+	timeout := a.cfg.ShutdownTimeout.D()
+	done := make(chan struct{})
+	go func() { a.grpc.GracefulStop(); close(done) }()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		a.log.Warn("drain timed out; stopping in-flight checks", "timeout", timeout)
+		a.grpc.Stop()
+		<-done
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := a.admin.Shutdown(ctx)
+	if a.public != nil {
+		err = errors.Join(err, a.public.Shutdown(ctx))
+	}
+	a.wg.Wait()
+	a.comp.Close()
+	return err
+}
+
+func (a *App) setServing(ok bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if ok {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	a.health.SetServingStatus("", st)
+	a.health.SetServingStatus(authzService, st)
+}
+
+// Engine returns the policy engine (for tests and reload).
+func (a *App) Engine() *policy.Engine { return a.comp.Engine }
+
+// Verifier returns the identity verifier.
+func (a *App) Verifier() *identity.Verifier { return a.comp.Verifier }
+
+// Server returns the ext_authz server.
+func (a *App) Server() *extauthz.Server { return a.comp.Server }

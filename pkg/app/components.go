@@ -1,0 +1,242 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/bundle"
+
+	"github.com/mcp-authz/mcp-authz/bundles"
+	"github.com/mcp-authz/mcp-authz/pkg/config"
+	"github.com/mcp-authz/mcp-authz/pkg/extauthz"
+	"github.com/mcp-authz/mcp-authz/pkg/hop"
+	"github.com/mcp-authz/mcp-authz/pkg/identity"
+	"github.com/mcp-authz/mcp-authz/pkg/identity/dpop"
+	"github.com/mcp-authz/mcp-authz/pkg/mcp"
+	"github.com/mcp-authz/mcp-authz/pkg/policy"
+	"github.com/mcp-authz/mcp-authz/pkg/registry"
+)
+
+// Components are the decision path's parts, built from a Config. The
+// offline `mcp-authz check` uses them without any listener.
+type Components struct {
+	// Verifier checks tokens.
+	Verifier *identity.Verifier
+	// Engine evaluates the policy bundle.
+	Engine *policy.Engine
+	// Server is the ext_authz server.
+	Server *extauthz.Server
+	// Metadata serves RFC 9728 Protected Resource Metadata.
+	Metadata   http.Handler
+	closers    []func()
+	serverOpts extauthz.Options
+	watcher    *registry.Watcher
+}
+
+// Start starts background work (drift polls); Build alone starts none, so
+// the offline check stays offline.
+func (c *Components) Start() {
+	if c.watcher != nil {
+		c.watcher.Start()
+	}
+}
+
+// newWatcher builds the drift watcher of cfg.DriftWatch (nil when empty).
+// A drifted tool is denied (manifest_drift) until its new manifest is
+// approved; a failing upstream leaves the last verdict in place.
+func newWatcher(cfg *config.Config, log *slog.Logger, approved func(string) map[string]string) (*registry.Watcher, error) {
+	if len(cfg.DriftWatch) == 0 {
+		return nil, nil
+	}
+	var ups []registry.Upstream
+	for i, d := range cfg.DriftWatch {
+		var token string
+		if d.TokenFile != "" {
+			b, err := os.ReadFile(d.TokenFile)
+			if err != nil {
+				return nil, fmt.Errorf("app: drift_watch[%d].token_file: %w", i, err)
+			}
+			token = strings.TrimSpace(string(b))
+		}
+		ups = append(ups, registry.Upstream{Server: d.Server, Endpoint: d.URL, BearerToken: token, Interval: d.Interval.D()})
+	}
+	w, err := registry.NewWatcher(registry.WatcherConfig{Upstreams: ups, Approved: approved, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("app: drift_watch: %w", err)
+	}
+	return w, nil
+}
+
+// NewServer returns an ext_authz server over the same verifier and options
+// deciding with d (the offline --explain wraps the engine this way).
+func (c *Components) NewServer(d extauthz.Decider) *extauthz.Server {
+	return extauthz.New(c.serverOpts, c.Verifier, d)
+}
+
+// Build constructs the components and activates the configured bundle.
+func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Components, error) {
+	c := &Components{}
+	v, err := identity.New(ctx, identityConfig(cfg, log))
+	if err != nil {
+		return nil, fmt.Errorf("app: identity: %w", err)
+	}
+	c.Verifier = v
+	c.closers = append(c.closers, v.Close)
+	watcher, err := newWatcher(cfg, log, func(server string) map[string]string {
+		return c.Engine.ApprovedHashes(server)
+	})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	opts := policy.Options{Deadline: cfg.Policy.Deadline.D(), EnableNetwork: cfg.Policy.EnableNetwork, Logger: log}
+	if watcher != nil {
+		opts.Drift = watcher
+		c.closers = append(c.closers, func() { _ = watcher.Close() })
+		c.watcher = watcher
+	}
+	c.Engine = policy.New(opts)
+	if err := activateBundle(ctx, c.Engine, cfg.Bundle); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.serverOpts = extauthz.Options{
+		Hops:             hop.New(hopsOf(cfg)),
+		AllowedOrigins:   cfg.AllowedOrigins,
+		Limits:           mcp.Limits{MaxBytes: cfg.Limits.BodyBytes, MaxDepth: cfg.Limits.JSONDepth},
+		PolicyDenyStatus: cfg.PolicyDenyStatus,
+		MaxInFlight:      cfg.Limits.MaxInFlight,
+		DPoPAlgs:         dpop.Algorithms(dpopOptions(cfg)),
+		Logger:           log,
+	}
+	c.Server = c.NewServer(c.Engine)
+	c.Metadata = identity.MetadataHandler(metadataDocs(cfg))
+	return c, nil
+}
+
+// Ready reports whether a bundle is active and an issuer has keys.
+func (c *Components) Ready() bool { return c.Engine.Ready() && c.Verifier.Ready() }
+
+// Close stops every goroutine the components started.
+func (c *Components) Close() {
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		c.closers[i]()
+	}
+	c.closers = nil
+}
+
+// activateBundle loads the configured bundle (the embedded default when no
+// path is set) and activates it.
+func activateBundle(ctx context.Context, e *policy.Engine, bc config.Bundle) error {
+	var (
+		b   *bundle.Bundle
+		err error
+	)
+	switch fi, statErr := os.Stat(bc.Path); {
+	case bc.Path == "":
+		b, err = bundles.Default()
+	case statErr != nil:
+		err = statErr
+	case fi.IsDir():
+		b, err = policy.LoadBundleDir(bc.Path)
+	default:
+		b, err = loadBundleFile(bc)
+	}
+	if err != nil {
+		return fmt.Errorf("app: bundle: %w", err)
+	}
+	if err := e.Activate(ctx, b); err != nil {
+		return fmt.Errorf("app: bundle: %w", err)
+	}
+	return nil
+}
+
+func loadBundleFile(bc config.Bundle) (*bundle.Bundle, error) {
+	if bc.VerificationKeyFile == "" {
+		return policy.LoadBundleFile(bc.Path)
+	}
+	return policy.LoadBundleFile(bc.Path, policy.WithVerification(policy.VerificationConfig{PublicKeyFile: bc.VerificationKeyFile}))
+}
+
+func identityConfig(cfg *config.Config, log *slog.Logger) identity.Config {
+	ic := identity.Config{
+		RolesClaim:    cfg.RolesClaim,
+		Skew:          cfg.Identity.Skew.D(),
+		MaxTokenBytes: cfg.Limits.TokenBytes,
+		CacheSize:     cfg.Identity.CacheSize,
+		JWKSRefresh:   cfg.Identity.JWKSRefresh.D(),
+		MaxStaleness:  cfg.Identity.MaxStaleness.D(),
+		FetchTimeout:  cfg.Identity.FetchTimeout.D(),
+		DPoP:          dpopOptions(cfg),
+		Logger:        log,
+	}
+	for _, is := range cfg.Issuers {
+		ic.Issuers = append(ic.Issuers, identity.IssuerConfig{
+			Issuer: is.Issuer, JWKSFile: is.JWKSFile, JWKSURL: is.JWKSURL, DiscoveryURL: is.DiscoveryURL,
+			CAFile: is.CAFile, InsecureHTTP: is.InsecureHTTP, Algorithms: is.Algorithms,
+			RequireTyp: is.RequireTyp, RequireDPoP: is.RequireDPoP,
+		})
+	}
+	return ic
+}
+
+func dpopOptions(cfg *config.Config) dpop.Options {
+	return dpop.Options{
+		Algorithms:      cfg.DPoP.Algorithms,
+		IATWindow:       cfg.DPoP.IATWindow.D(),
+		ReplayCacheSize: cfg.DPoP.ReplayCacheSize,
+	}
+}
+
+func hopsOf(cfg *config.Config) []hop.Hop {
+	out := make([]hop.Hop, 0, len(cfg.Resources))
+	for _, r := range cfg.Resources {
+		out = append(out, hop.Hop{Host: r.Host, Path: r.Path, Resource: r.Resource, PublicOrigin: r.PublicOrigin, Server: r.Server})
+	}
+	return out
+}
+
+func metadataDocs(cfg *config.Config) []identity.ResourceMetadata {
+	var issuers []string
+	for _, is := range cfg.Issuers {
+		issuers = append(issuers, is.Issuer)
+	}
+	out := make([]identity.ResourceMetadata, 0, len(cfg.Resources))
+	for _, r := range cfg.Resources {
+		as := r.AuthorizationServers
+		if len(as) == 0 {
+			as = issuers
+		}
+		out = append(out, identity.ResourceMetadata{
+			Resource: r.Resource, PublicOrigin: r.PublicOrigin, AuthorizationServers: as, ScopesSupported: r.ScopesSupported,
+		})
+	}
+	return out
+}
+
+// adminMux serves /healthz (the process is up) and /readyz (a bundle is
+// active and at least one issuer has keys), with per-issuer detail.
+func (a *App) adminMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ready := a.comp.Ready()
+		body := map[string]any{
+			"ready": ready, "bundle_revision": a.comp.Engine.Revision(), "issuers": a.comp.Verifier.Status(),
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(body)
+	})
+	return mux
+}

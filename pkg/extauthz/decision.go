@@ -1,0 +1,157 @@
+package extauthz
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/mcp-authz/mcp-authz/pkg/denial"
+	"github.com/mcp-authz/mcp-authz/pkg/hop"
+	"github.com/mcp-authz/mcp-authz/pkg/identity"
+	"github.com/mcp-authz/mcp-authz/pkg/mcp"
+	"github.com/mcp-authz/mcp-authz/pkg/policy"
+)
+
+// credentialHeaders never reach the policy input (or decision logs).
+var credentialHeaders = map[string]bool{
+	"authorization": true, "proxy-authorization": true, "dpop": true, "cookie": true,
+}
+
+// input builds the policy input document.
+func (s *Server) input(v *view, h hop.Hop, msg *mcp.Message, rev mcp.Revision, p *identity.Principal) *policy.Input {
+	in := &policy.Input{
+		HTTP: policy.HTTP{Method: v.method, Path: v.path, Host: v.host, Scheme: v.scheme, Headers: inputHeaders(v)},
+		MCP: policy.MCP{
+			Revision: string(rev), Kind: string(msg.Kind), Method: msg.Method, ID: msg.ID,
+			Name: msg.Name, Tool: msg.Tool, Arguments: msg.Arguments, SessionID: v.first("mcp-session-id"),
+		},
+		Principal: policy.Principal{
+			Subject: p.Subject, Issuer: p.Issuer, Audience: p.Audience, Scopes: p.Scopes, Roles: p.Roles,
+			ClientID: p.ClientID, TokenType: p.TokenType, Claims: p.Claims,
+		},
+		Workload: policy.Workload{Principal: v.principal, URISANs: v.uriSANs()},
+		Resource: policy.Resource{ID: h.Resource, Server: h.Server},
+		Request:  policy.Request{ID: v.requestID, Time: s.opts.Clock().UTC().Format(time.RFC3339Nano)},
+	}
+	if msg.Method != "" {
+		in.MCP.KnownMethod = mcp.KnownMethod(rev, msg.Method)
+	}
+	return in
+}
+
+// inputHeaders are the request headers without pseudo-headers and
+// credentials, repeated values joined with ", ".
+func inputHeaders(v *view) map[string]string {
+	out := make(map[string]string, len(v.headers))
+	for k, vals := range v.headers {
+		if strings.HasPrefix(k, ":") || credentialHeaders[k] {
+			continue
+		}
+		out[k] = strings.Join(vals, ", ")
+	}
+	return out
+}
+
+// headerName is what a policy may name in upstream or response headers.
+var headerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,127}$`)
+
+// fromDecision turns a policy decision into an outcome.
+func (s *Server) fromDecision(d policy.Decision, msg *mcp.Message, h hop.Hop) outcome {
+	if err := checkDecisionHeaders(d); err != nil {
+		return s.fail(denial.New(denial.PolicyError, err), msg.ID, h)
+	}
+	if d.Allow {
+		return outcome{allow: true, reason: d.Reason, decision: &d}
+	}
+	o := outcome{reason: d.Reason, status: d.HTTPStatus, decision: &d, id: msg.ID}
+	if o.status == 0 {
+		o.status = 403
+		if msg.Kind == mcp.KindRequest {
+			o.status = s.opts.PolicyDenyStatus
+		}
+	}
+	if d.Challenge != nil {
+		o.challenge = bearerChallenge(d.Challenge.Error, d.Challenge.Description, d.Challenge.Scope, h)
+	}
+	if msg.Kind == mcp.KindRequest && d.Challenge == nil && o.status != 401 {
+		o.rpcCode = CodePolicyDenied
+		if d.RPCError != nil && d.RPCError.Code != 0 {
+			o.rpcCode = d.RPCError.Code
+		}
+	}
+	if o.rpcCode == 0 && (o.status < 400 || !validStatus(o.status)) {
+		o.status = 403 // a deny without a JSON-RPC error must never look like success
+	}
+	if !validStatus(o.status) {
+		o.status = 403
+	}
+	return o
+}
+
+func checkDecisionHeaders(d policy.Decision) error {
+	for _, m := range []map[string]string{d.UpstreamHeaders, d.ResponseHeaders} {
+		for k, v := range m {
+			if !headerName.MatchString(k) || k == "host" || strings.ContainsAny(v, "\r\n\x00") {
+				return fmt.Errorf("policy set an invalid header %q", k)
+			}
+		}
+	}
+	return nil
+}
+
+// challenge builds the WWW-Authenticate value for an identity failure.
+func (s *Server) challenge(reason denial.Reason, detail string, h hop.Hop) string {
+	switch reason {
+	case denial.TokenMissing:
+		return bearerChallenge("", "", "", h)
+	case denial.InvalidDPoPProof:
+		c := `DPoP error="invalid_dpop_proof"`
+		if detail != "" {
+			c += `, error_description="` + quote(detail) + `"`
+		}
+		if len(s.opts.DPoPAlgs) > 0 {
+			c += `, algs="` + strings.Join(s.opts.DPoPAlgs, " ") + `"`
+		}
+		return c
+	}
+	if detail == "" {
+		detail = "the access token is not valid"
+	}
+	return bearerChallenge("invalid_token", detail, "", h)
+}
+
+// bearerChallenge builds an RFC 6750 challenge pointing at the hop's RFC
+// 9728 metadata. No error code when there was no token (§3.1).
+func bearerChallenge(errCode, desc, scope string, h hop.Hop) string {
+	var parts []string
+	if errCode != "" {
+		parts = append(parts, `error="`+quote(errCode)+`"`)
+	}
+	if desc != "" {
+		parts = append(parts, `error_description="`+quote(desc)+`"`)
+	}
+	if scope != "" {
+		parts = append(parts, `scope="`+quote(scope)+`"`)
+	}
+	if h.Resource != "" {
+		parts = append(parts, `resource_metadata="`+quote(identity.MetadataURL(h.PublicOrigin, h.Resource))+`"`)
+	}
+	return "Bearer " + strings.Join(parts, ", ")
+}
+
+// quote escapes a quoted-string value and drops control characters.
+func quote(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

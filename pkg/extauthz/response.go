@@ -1,0 +1,204 @@
+package extauthz
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// Header names we send.
+const (
+	// ReasonHeader carries the stable reason of every deny.
+	ReasonHeader = "x-mcp-authz-reason"
+	// ReservedPrefix marks headers only mcp-authz may set upstream; client
+	// copies are removed.
+	ReservedPrefix = "x-mcp-authz-"
+)
+
+// rpcMessages are the generic JSON-RPC error messages; never echo input.
+var rpcMessages = map[int]string{
+	codeParseError:     "Parse error",
+	codeInvalidRequest: "Invalid Request",
+	codeInvalidParams:  "Invalid params",
+	codeInternal:       "Internal error",
+	codeHeaderMismatch: "Header mismatch",
+	codeUnsupportedVer: "Unsupported protocol version",
+	CodePolicyDenied:   "Forbidden by policy",
+}
+
+// respond builds the CheckResponse for an outcome.
+func respond(v *view, o outcome) *authv3.CheckResponse {
+	if o.allow {
+		return allowResponse(v, o)
+	}
+	return denyResponse(o)
+}
+
+func allowResponse(v *view, o outcome) *authv3.CheckResponse {
+	ok := &authv3.OkHttpResponse{}
+	var md *structpb.Struct
+	if d := o.decision; d != nil {
+		ok.Headers = headerOptions(d.UpstreamHeaders, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD)
+		ok.ResponseHeadersToAdd = headerOptions(d.ResponseHeaders, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD)
+		ok.HeadersToRemove = spoofedHeaders(v, d.UpstreamHeaders)
+		md = metadata(d.DynamicMetadata)
+	} else {
+		ok.HeadersToRemove = spoofedHeaders(v, nil)
+	}
+	return &authv3.CheckResponse{
+		Status:          &status.Status{Code: int32(codes.OK)},
+		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
+		DynamicMetadata: md,
+	}
+}
+
+// spoofedHeaders lists client-sent headers in our reserved namespace that
+// this response does not overwrite: they are removed so the upstream only
+// ever sees values we set. A header we set is overwritten instead; setting
+// and removing the same name would depend on Envoy's order of operations.
+func spoofedHeaders(v *view, set map[string]string) []string {
+	var out []string
+	for k := range v.headers {
+		if _, ours := set[k]; strings.HasPrefix(k, ReservedPrefix) && !ours {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func denyResponse(o outcome) *authv3.CheckResponse {
+	hdrs := map[string]string{ReasonHeader: o.reason}
+	if o.challenge != "" {
+		hdrs["www-authenticate"] = o.challenge
+	}
+	if o.allowHdr {
+		hdrs["allow"] = "GET, POST, DELETE"
+	}
+	if o.decision != nil {
+		for k, val := range o.decision.ResponseHeaders {
+			if _, taken := hdrs[k]; !taken {
+				hdrs[k] = val
+			}
+		}
+	}
+	var body string
+	if o.rpcCode != 0 {
+		hdrs["content-type"] = "application/json"
+		body = rpcErrorBody(o)
+	}
+	code := codes.PermissionDenied
+	if o.status == 401 {
+		code = codes.Unauthenticated
+	}
+	return &authv3.CheckResponse{
+		Status: &status.Status{Code: int32(code), Message: o.reason},
+		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(o.status)},
+			Headers: headerOptions(hdrs, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD),
+			Body:    body,
+		}},
+	}
+}
+
+// rpcErrorBody writes the JSON-RPC error with the id echoed byte-exact.
+func rpcErrorBody(o outcome) string {
+	msg := rpcMessages[o.rpcCode]
+	if msg == "" {
+		msg = "Request denied"
+	}
+	if o.decision != nil && o.decision.RPCError != nil && o.decision.RPCError.Message != "" {
+		msg = o.decision.RPCError.Message
+	}
+	id := "null"
+	if len(o.id) > 0 {
+		id = string(o.id)
+	}
+	data := map[string]any{"reason": o.reason}
+	for k, v := range o.rpcData {
+		data[k] = v
+	}
+	m, _ := json.Marshal(msg)
+	d, _ := json.Marshal(data)
+	var b strings.Builder
+	b.Grow(96 + len(id) + len(d))
+	b.WriteString(`{"jsonrpc":"2.0","id":`)
+	b.WriteString(id)
+	b.WriteString(`,"error":{"code":`)
+	b.WriteString(strconv.Itoa(o.rpcCode))
+	b.WriteString(`,"message":`)
+	b.Write(m)
+	b.WriteString(`,"data":`)
+	b.Write(d)
+	b.WriteString(`}}`)
+	return b.String()
+}
+
+// headerOptions turns a map into sorted HeaderValueOptions.
+func headerOptions(h map[string]string, action corev3.HeaderValueOption_HeaderAppendAction) []*corev3.HeaderValueOption {
+	if len(h) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]*corev3.HeaderValueOption, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: k, Value: h[k]},
+			AppendAction: action,
+		})
+	}
+	return out
+}
+
+// metadata converts the decision's dynamic_metadata; values that do not fit
+// a protobuf Struct were rejected when the decision was validated.
+func metadata(m map[string]any) *structpb.Struct {
+	if len(m) == 0 {
+		return nil
+	}
+	s, err := structpb.NewStruct(normalizeNumbers(m).(map[string]any))
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+// normalizeNumbers turns json.Number values into float64 for structpb.
+func normalizeNumbers(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = normalizeNumbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = normalizeNumbers(e)
+		}
+		return out
+	case json.Number:
+		f, _ := t.Float64()
+		return f
+	}
+	return v
+}
+
+// validStatus reports whether Envoy's StatusCode enum defines code.
+func validStatus(code int) bool {
+	_, ok := typev3.StatusCode_name[int32(code)]
+	return ok && code >= 200
+}

@@ -1,0 +1,210 @@
+// Package extauthz is the Envoy ext_authz v3 gRPC Authorization server: it
+// turns each CheckRequest into one decision, Check → view → HTTP checks →
+// parse → identity → policy → response, and answers every failure with a
+// denied_response, never with a gRPC error or error_response: Envoy treats
+// both as errors, and under failure_mode_allow an error becomes an allow.
+package extauthz
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/mcp-authz/mcp-authz/pkg/denial"
+	"github.com/mcp-authz/mcp-authz/pkg/hop"
+	"github.com/mcp-authz/mcp-authz/pkg/identity"
+	"github.com/mcp-authz/mcp-authz/pkg/mcp"
+	"github.com/mcp-authz/mcp-authz/pkg/policy"
+)
+
+// Verifier verifies the caller's token for a hop.
+type Verifier interface {
+	Verify(ctx context.Context, r identity.Request) (*identity.Principal, error)
+}
+
+// Decider evaluates the policy over an input document.
+type Decider interface {
+	Decide(ctx context.Context, in *policy.Input) (policy.Decision, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	// Hops resolves host + path to the protected resource.
+	Hops *hop.Table
+	// AllowedOrigins are the browser Origins accepted.
+	AllowedOrigins []string
+	// Limits bound the body and its JSON nesting.
+	Limits mcp.Limits
+	// PolicyDenyStatus is the HTTP status of a policy denial of a JSON-RPC request (200 or 403).
+	PolicyDenyStatus int
+	// MaxInFlight bounds concurrent Checks; beyond it a Check is denied (503 overloaded).
+	MaxInFlight int
+	// DPoPAlgs are advertised in DPoP challenges.
+	DPoPAlgs []string
+	// Clock is the time source (nil: time.Now).
+	Clock func() time.Time
+	// Logger receives one debug line per deny (no tokens, no bodies).
+	Logger *slog.Logger
+}
+
+// Server implements envoy.service.auth.v3.Authorization.
+type Server struct {
+	authv3.UnimplementedAuthorizationServer
+	opts      Options
+	ident     Verifier
+	decider   Decider
+	origins   map[string]struct{}
+	supported []string
+	slots     chan struct{}
+}
+
+var _ authv3.AuthorizationServer = (*Server)(nil)
+
+// New returns a Server deciding with ident and decider.
+func New(opts Options, ident Verifier, decider Decider) *Server {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 4096
+	}
+	s := &Server{opts: opts, ident: ident, decider: decider, origins: map[string]struct{}{},
+		slots: make(chan struct{}, opts.MaxInFlight)}
+	for _, o := range opts.AllowedOrigins {
+		s.origins[strings.ToLower(o)] = struct{}{}
+	}
+	for _, r := range mcp.SupportedRevisions() {
+		s.supported = append(s.supported, string(r))
+	}
+	return s
+}
+
+// Check decides one request. The returned error is always nil: every
+// failure, including a panic, is a deny in the response's status.
+func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {
+	v := newView(req)
+	defer func() {
+		if r := recover(); r != nil {
+			o := s.fail(denial.New(denial.Internal, fmt.Errorf("panic: %v", r)), nil, hop.Hop{})
+			s.log(v, o)
+			resp, err = respond(v, o), nil
+		}
+	}()
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	default:
+		o := s.fail(denial.New(denial.Overloaded, errors.New("too many checks in flight")), nil, hop.Hop{})
+		return respond(v, o), nil
+	}
+	o := s.decide(ctx, v)
+	if !o.allow {
+		s.log(v, o)
+	}
+	return respond(v, o), nil
+}
+
+// decide runs the pipeline; the first failing step decides.
+func (s *Server) decide(ctx context.Context, v *view) outcome {
+	h, hopOK := s.opts.Hops.Resolve(v.host, v.path, v.ctxExt)
+	if !hopOK {
+		h = s.opts.Hops.Default()
+	}
+	if err := s.checkBody(v); err != nil {
+		return s.fail(err, nil, h)
+	}
+	if len(v.headers["authorization"]) == 0 {
+		return s.fail(denial.New(denial.TokenMissing, nil), nil, h)
+	}
+	if !hopOK {
+		return s.fail(denial.New(denial.PathNotFound, fmt.Errorf("no MCP endpoint at %q", v.path)), nil, h)
+	}
+	if err := firstError(checkMethod(v), checkSingleHeaders(v), checkContent(v), s.checkOrigin(v)); err != nil {
+		return s.fail(err, nil, h)
+	}
+	msg, rev, err := s.parse(v)
+	if err != nil {
+		return s.fail(err, idOf(msg), h)
+	}
+	p, err := s.ident.Verify(ctx, s.identityRequest(v, h))
+	if err != nil {
+		return s.fail(err, msg.ID, h)
+	}
+	d, err := s.decider.Decide(ctx, s.input(v, h, msg, rev, p))
+	if err != nil {
+		return s.fail(err, msg.ID, h)
+	}
+	return s.fromDecision(d, msg, h)
+}
+
+// parse reads the JSON-RPC message of a POST and its protocol revision; a
+// GET or DELETE carries no body and is judged on its headers.
+func (s *Server) parse(v *view) (*mcp.Message, mcp.Revision, error) {
+	if v.method != "POST" {
+		rev, ok := mcp.ParseRevision(v.first("mcp-protocol-version"))
+		if !ok {
+			return nil, "", &mcp.Error{Code: mcp.CodeUnsupportedVersion, Msg: "unsupported protocol version"}
+		}
+		if rev == mcp.Rev20260728 {
+			return nil, "", denial.New(denial.MethodNotAllowed, fmt.Errorf("%s in stateless revision %s", v.method, rev))
+		}
+		return &mcp.Message{Kind: mcp.KindNone}, rev, nil
+	}
+	msg, err := mcp.Parse(v.body, s.opts.Limits)
+	if err != nil {
+		return nil, "", err
+	}
+	rev, err := mcp.SelectRevision(v.first("mcp-protocol-version"), msg)
+	if err != nil {
+		return msg, "", err
+	}
+	if err := mcp.CheckHeaders(rev, msg, v); err != nil {
+		return msg, "", err
+	}
+	return msg, rev, nil
+}
+
+func (s *Server) identityRequest(v *view, h hop.Hop) identity.Request {
+	return identity.Request{
+		Authorization: v.headers["authorization"],
+		DPoP:          v.headers["dpop"],
+		Method:        v.method,
+		Path:          v.path,
+		Resource:      h.Resource,
+		PublicOrigin:  h.PublicOrigin,
+	}
+}
+
+// log writes one debug line per deny: reason and cause, never credentials.
+func (s *Server) log(v *view, o outcome) {
+	if !s.opts.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	s.opts.Logger.Debug("deny", "reason", o.reason, "status", o.status, "request_id", v.requestID,
+		"method", v.method, "path", v.path, "cause", fmt.Sprint(o.cause))
+}
+
+func idOf(m *mcp.Message) json.RawMessage {
+	if m == nil {
+		return nil
+	}
+	return m.ID
+}
+
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package extauthz
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"net/url"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+)
+
+// maxCertBytes bounds the URL-encoded peer certificate we parse.
+const maxCertBytes = 16 << 10
+
+// view is the HTTP request as Envoy reported it, normalised once: lower-case
+// header names with every value kept (so repeats are visible when Envoy sends
+// header_map), and the body from raw_body or body.
+type view struct {
+	method, path, host, scheme string
+	headers                    map[string][]string
+	body                       []byte
+	ctxExt                     map[string]string
+	principal                  string
+	cert                       string
+	requestID                  string
+}
+
+// newView builds the view. It never fails: every check happens later on the
+// view, so each has one place and one reason.
+func newView(req *authv3.CheckRequest) *view {
+	a := req.GetAttributes()
+	h := a.GetRequest().GetHttp()
+	v := &view{
+		method:    strings.ToUpper(h.GetMethod()),
+		path:      h.GetPath(),
+		host:      h.GetHost(),
+		scheme:    h.GetScheme(),
+		ctxExt:    a.GetContextExtensions(),
+		principal: a.GetSource().GetPrincipal(),
+		cert:      a.GetSource().GetCertificate(),
+	}
+	v.headers = headersOf(h)
+	v.body = h.GetRawBody()
+	if len(v.body) == 0 && h.GetBody() != "" {
+		v.body = []byte(h.GetBody())
+	}
+	v.fillFromPseudoHeaders()
+	v.requestID = v.first("x-request-id")
+	return v
+}
+
+// headersOf prefers header_map (Envoy's encode_raw_headers), which keeps
+// repeated headers and raw bytes; the headers map joins repeats with ",".
+func headersOf(h *authv3.AttributeContext_HttpRequest) map[string][]string {
+	if hm := h.GetHeaderMap().GetHeaders(); len(hm) > 0 {
+		out := make(map[string][]string, len(hm))
+		for _, hv := range hm {
+			k := strings.ToLower(hv.GetKey())
+			out[k] = append(out[k], headerValue(hv))
+		}
+		return out
+	}
+	out := make(map[string][]string, len(h.GetHeaders()))
+	for k, val := range h.GetHeaders() {
+		lk := strings.ToLower(k)
+		out[lk] = append(out[lk], val)
+	}
+	return out
+}
+
+func headerValue(hv *corev3.HeaderValue) string {
+	if raw := hv.GetRawValue(); len(raw) > 0 {
+		return string(raw)
+	}
+	return hv.GetValue()
+}
+
+// fillFromPseudoHeaders uses :method, :path and :authority when Envoy left
+// the dedicated fields empty (older captures).
+func (v *view) fillFromPseudoHeaders() {
+	if v.method == "" {
+		v.method = strings.ToUpper(v.first(":method"))
+	}
+	if v.path == "" {
+		v.path = v.first(":path")
+	}
+	if v.host == "" {
+		v.host = v.first(":authority")
+	}
+	if v.scheme == "" {
+		v.scheme = v.first(":scheme")
+	}
+}
+
+// first returns the first value of a header, or "".
+func (v *view) first(name string) string {
+	if vals := v.headers[name]; len(vals) > 0 {
+		return vals[0]
+	}
+	return ""
+}
+
+// Values implements mcp.Headers.
+func (v *view) Values(name string) []string { return v.headers[name] }
+
+// uriSANs returns the URI SANs of the peer certificate Envoy sent
+// (include_peer_certificate: a URL-encoded PEM), or nil.
+func (v *view) uriSANs() []string {
+	if v.cert == "" || len(v.cert) > maxCertBytes {
+		return nil
+	}
+	s, err := url.QueryUnescape(v.cert)
+	if err != nil {
+		return nil
+	}
+	block, _ := pem.Decode([]byte(s))
+	if block == nil {
+		return nil
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(c.URIs))
+	for _, u := range c.URIs {
+		out = append(out, u.String())
+	}
+	return out
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mcp-authz/mcp-authz/bundles"
 	"github.com/mcp-authz/mcp-authz/pkg/config"
@@ -20,6 +21,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/pkg/mcp"
 	"github.com/mcp-authz/mcp-authz/pkg/policy"
 	"github.com/mcp-authz/mcp-authz/pkg/registry"
+	"github.com/mcp-authz/mcp-authz/pkg/telemetry"
 )
 
 // Components are the decision path's parts, built from a Config. The
@@ -32,7 +34,9 @@ type Components struct {
 	// Server is the ext_authz server.
 	Server *extauthz.Server
 	// Metadata serves RFC 9728 Protected Resource Metadata.
-	Metadata   http.Handler
+	Metadata http.Handler
+	// Metrics are served on the admin listener.
+	Metrics    *telemetry.Metrics
 	closers    []func()
 	serverOpts extauthz.Options
 	watcher    *registry.Watcher
@@ -114,9 +118,36 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 		DPoPAlgs:         dpop.Algorithms(dpopOptions(cfg)),
 		Logger:           log,
 	}
+	c.Metrics = telemetry.New()
+	c.serverOpts.Observer = c.Metrics
+	if err := c.registerMetrics(); err != nil {
+		c.Close()
+		return nil, err
+	}
 	c.Server = c.NewServer(c.Engine)
 	c.Metadata = identity.MetadataHandler(metadataDocs(cfg))
 	return c, nil
+}
+
+// registerMetrics adds the collectors that read other components' state
+// at scrape time: issuer key status and drift-watch counts.
+func (c *Components) registerMetrics() error {
+	issuers := telemetry.NewIssuerCollector(func() []telemetry.IssuerState {
+		var out []telemetry.IssuerState
+		for _, s := range c.Verifier.Status() {
+			out = append(out, telemetry.IssuerState{Issuer: s.Issuer, HasKeys: s.HasKeys, Stale: s.Stale})
+		}
+		return out
+	})
+	cs := []prometheus.Collector{issuers}
+	if w := c.watcher; w != nil {
+		cs = append(cs,
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mcp_authz_manifest_drift_total",
+				Help: "Distinct tool manifests seen drifting from their approved hash."}, func() float64 { return float64(w.DriftCount()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mcp_authz_drift_poll_failures_total",
+				Help: "Drift-watch polls of an upstream that failed."}, func() float64 { return float64(w.PollFailures()) }))
+	}
+	return c.Metrics.Register(cs...)
 }
 
 // Ready reports whether a bundle is active and an issuer has keys.
@@ -227,6 +258,7 @@ func (a *App) adminMux() *http.ServeMux {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.Handle("GET /metrics", a.comp.Metrics.Handler())
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		ready := a.comp.Ready()
 		body := map[string]any{

@@ -33,6 +33,11 @@ type Decider interface {
 	Decide(ctx context.Context, in *policy.Input) (policy.Decision, error)
 }
 
+// Observer records each decided Check (metrics).
+type Observer interface {
+	ObserveCheck(allow bool, reason string, d time.Duration)
+}
+
 // Options configure a Server.
 type Options struct {
 	// Hops resolves host + path to the protected resource.
@@ -51,6 +56,8 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives one debug line per deny (no tokens, no bodies).
 	Logger *slog.Logger
+	// Observer records every decision (nil: none).
+	Observer Observer
 }
 
 // Server implements envoy.service.auth.v3.Authorization.
@@ -91,26 +98,35 @@ func New(opts Options, ident Verifier, decider Decider) *Server {
 // Check decides one request. The returned error is always nil: every
 // failure, including a panic, is a deny in the response's status.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {
+	start := s.opts.Clock()
 	v := newView(req)
+	var o outcome
 	defer func() {
 		if r := recover(); r != nil {
-			o := s.fail(denial.New(denial.Internal, fmt.Errorf("panic: %v", r)), nil, hop.Hop{})
-			s.log(v, o)
+			o = s.fail(denial.New(denial.Internal, fmt.Errorf("panic: %v", r)), nil, hop.Hop{})
 			resp, err = respond(v, o), nil
 		}
+		s.observe(v, o, start)
 	}()
 	select {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()
 	default:
-		o := s.fail(denial.New(denial.Overloaded, errors.New("too many checks in flight")), nil, hop.Hop{})
+		o = s.fail(denial.New(denial.Overloaded, errors.New("too many checks in flight")), nil, hop.Hop{})
 		return respond(v, o), nil
 	}
-	o := s.decide(ctx, v)
+	o = s.decide(ctx, v)
+	return respond(v, o), nil
+}
+
+// observe is the one place a decision is reported: metrics and the deny log.
+func (s *Server) observe(v *view, o outcome, start time.Time) {
+	if s.opts.Observer != nil {
+		s.opts.Observer.ObserveCheck(o.allow, o.reason, s.opts.Clock().Sub(start))
+	}
 	if !o.allow {
 		s.log(v, o)
 	}
-	return respond(v, o), nil
 }
 
 // decide runs the pipeline; the first failing step decides.

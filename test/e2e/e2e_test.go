@@ -173,14 +173,31 @@ func TestHealthAndAdmin(t *testing.T) {
 			t.Errorf("health(%q) = %v, %v; want SERVING", svc, resp, err)
 		}
 	}
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics-not-here": 404} {
-		resp, err := http.Get("http://" + a.Addr("admin") + path)
+	// One Check so the decision counter has a sample.
+	reqs := loadMix(t, "testdata/mcp-mix.json")
+	if _, err := authv3.NewAuthorizationClient(conn).Check(context.Background(), reqs[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		listener, path string
+		want           int
+		contains       string
+	}{
+		{"admin", "/healthz", 200, "ok"},
+		{"admin", "/readyz", 200, `"ready":true`},
+		{"admin", "/metrics", 200, `mcp_authz_checks_total{decision="allow",reason="allowed"} 1`},
+		{"admin", "/nothing", 404, ""},
+		{"public", "/metrics", 404, ""},
+		{"public", "/readyz", 404, ""},
+	} {
+		resp, err := http.Get("http://" + a.Addr(tc.listener) + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("GET %s = %d; want %d", path, resp.StatusCode, want)
+		if resp.StatusCode != tc.want || !strings.Contains(string(body), tc.contains) {
+			t.Errorf("GET %s%s = %d %.200q; want %d containing %q", tc.listener, tc.path, resp.StatusCode, body, tc.want, tc.contains)
 		}
 	}
 	resp, err := http.Get("http://" + a.Addr("public") + "/.well-known/oauth-protected-resource/mcp")

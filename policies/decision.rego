@@ -8,12 +8,14 @@
 package mcp.authz
 
 import data.mcp.authz.audience
+import data.mcp.authz.dpop
 import data.mcp.authz.manifest
 import data.mcp.authz.methods
 import data.mcp.authz.roles
 import data.mcp.authz.scopes
 import data.mcp.authz.tenants
 import data.mcp.authz.tools
+import data.mcp.authz.workloads
 
 # METADATA
 # title: Decision
@@ -27,6 +29,7 @@ decision := object.union_n([
 	{"allow": allow, "reason": reason, "dynamic_metadata": metadata},
 	rpc_error,
 	step_up,
+	dpop_challenge,
 ])
 
 # METADATA
@@ -37,10 +40,15 @@ allow := reason == "allowed"
 # METADATA
 # title: Reason
 # description: >-
-#   The first failing check: audience, method, then for tools/call the
-#   tool checks (tool_reason); other requests are checked for the tenant.
+#   The first failing check: audience, the issuer's DPoP requirement, the
+#   server's workloads, method, then for tools/call the tool checks
+#   (tool_reason); other requests are checked for the tenant.
 reason := "audience_mismatch" if {
 	not audience.allowed
+} else := "dpop_required" if {
+	not dpop.issuer_allowed
+} else := "workload_not_allowed" if {
+	not workloads.server_allowed
 } else := "unknown_method" if {
 	not methods.allowed
 	not methods.tool_call
@@ -53,10 +61,15 @@ reason := "audience_mismatch" if {
 # METADATA
 # title: Tool reason
 # description: >-
-#   The first failing check of a tools/call: registered, manifest approved,
-#   not drifted, tenant, role, scopes, arguments.
+#   The first failing check of a tools/call: registered, the tool's DPoP
+#   requirement, the tool's workloads, manifest approved, not drifted, tenant,
+#   role, scopes, arguments.
 tool_reason := "tool_not_registered" if {
 	not tools.registered
+} else := "dpop_required" if {
+	not dpop.tool_allowed
+} else := "workload_not_allowed" if {
+	not workloads.tool_allowed
 } else := "manifest_not_approved" if {
 	not manifest.approved
 } else := "manifest_drift" if {
@@ -115,6 +128,24 @@ step_up := {
 	},
 } if {
 	reason == "insufficient_scope"
+}
+
+# METADATA
+# title: DPoP challenge
+# description: >-
+#   The 401 and invalid_token challenge of dpop_required: the client must
+#   present a DPoP-bound token (RFC 9449).
+default dpop_challenge := {}
+
+dpop_challenge := {
+	"http_status": 401,
+	"challenge": {
+		"scheme": "DPoP",
+		"error": "invalid_token",
+		"error_description": "DPoP-bound token required",
+	},
+} if {
+	reason == "dpop_required"
 }
 
 # METADATA

@@ -233,3 +233,157 @@ test_deny_default_when_undefined if {
 		with object.union_n as undefined_union
 	d == {"allow": false, "reason": "policy_denied"}
 }
+
+# DPoP and workloads: the issues server requires a workload of the agents
+# namespace, and delete_repo the planner and a DPoP-bound token.
+planner := "spiffe://cluster.local/ns/agents/sa/planner"
+
+bound_servers := {"issues": object.union(servers.issues, {
+	"workloads": ["spiffe://cluster.local/ns/agents/*"],
+	"tools": {"delete_repo": {"require_dpop": true, "workloads": [planner]}},
+})}
+
+dpop_settings := object.union(settings, {"dpop_required_issuers": ["https://auth.example.test"]})
+
+# decide with other settings.
+decide_settings(req, settings_doc) := d if {
+	d := authz.decision with input as req
+		with data.mcp.servers as servers
+		with data.mcp.roles as roles_data
+		with data.mcp.settings as settings_doc
+		with data.mcp.tenants as tenants_data
+}
+
+decide_bound(req, settings_doc) := d if {
+	d := authz.decision with input as req
+		with data.mcp.servers as bound_servers
+		with data.mcp.roles as roles_data
+		with data.mcp.settings as settings_doc
+		with data.mcp.tenants as tenants_data
+}
+
+# A passing tools/call of delete_repo by the planner with a DPoP-bound token.
+bound_call := object.union(call("delete_repo", {}), {
+	"principal": {"token_type": "DPoP", "scopes": ["mcp:tools", "issues:admin"]},
+	"workload": {"principal": planner},
+})
+
+dpop_challenge := {"scheme": "DPoP", "error": "invalid_token", "error_description": "DPoP-bound token required"}
+
+test_allow_dpop_bound_planner_calls_delete_repo if {
+	decide_bound(bound_call, settings).allow
+	decide_bound(bound_call, dpop_settings).allow
+}
+
+test_deny_dpop_required_by_issuer if {
+	req := object.union(base, {"principal": {"token_type": "Bearer"}})
+	d := decide_settings(req, dpop_settings)
+	d == {
+		"allow": false,
+		"reason": "dpop_required",
+		"http_status": 401,
+		"challenge": dpop_challenge,
+		"jsonrpc_error": forbidden,
+		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/search_issues"},
+	}
+}
+
+test_allow_dpop_required_by_issuer_and_bound if {
+	req := object.union(base, {"principal": {"token_type": "DPoP"}})
+	d := decide_settings(req, dpop_settings)
+	d.allow
+	not d.challenge
+	not d.http_status
+}
+
+test_deny_dpop_required_by_issuer_on_every_request if {
+	get := object.union(message("none", "", false), {"http": {"method": "GET"}})
+	every req in [message("request", "tools/list", true), message("notification", "notifications/initialized", true), get] {
+		d := decide_settings(req, dpop_settings)
+		denied(d, "dpop_required")
+		d.http_status == 401
+		d.challenge == dpop_challenge
+	}
+	not decide_settings(get, dpop_settings).jsonrpc_error
+}
+
+test_deny_dpop_required_by_tool if {
+	req := object.union(bound_call, {"principal": {"token_type": "Bearer"}})
+	d := decide_bound(req, settings)
+	d == {
+		"allow": false,
+		"reason": "dpop_required",
+		"http_status": 401,
+		"challenge": dpop_challenge,
+		"jsonrpc_error": forbidden,
+		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/delete_repo"},
+	}
+}
+
+test_allow_dpop_not_required_for_other_tools if {
+	req := object.union(base, {"workload": {"principal": planner}})
+	decide_bound(req, settings).allow
+}
+
+test_deny_workload_not_allowed_by_server if {
+	req := object.union(bound_call, {"workload": {"principal": "spiffe://cluster.local/ns/web/sa/frontend"}})
+	d := decide_bound(req, settings)
+	d == {
+		"allow": false,
+		"reason": "workload_not_allowed",
+		"jsonrpc_error": forbidden,
+		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/delete_repo"},
+	}
+}
+
+test_deny_workload_not_allowed_on_every_request if {
+	d := decide_bound(message("request", "tools/list", true), settings)
+	denied(d, "workload_not_allowed")
+	d.jsonrpc_error == forbidden
+	n := decide_bound(message("notification", "notifications/initialized", true), settings)
+	denied(n, "workload_not_allowed")
+	not n.jsonrpc_error
+	not n.http_status
+}
+
+test_allow_workload_by_uri_san if {
+	req := object.union(message("request", "tools/list", true), {"workload": {"uri_sans": [planner]}})
+	decide_bound(req, settings).allow
+}
+
+test_deny_workload_not_allowed_by_tool if {
+	other := "spiffe://cluster.local/ns/agents/sa/summarizer"
+	req := object.union(bound_call, {"workload": {"principal": other}})
+	d := decide_bound(req, settings)
+	denied(d, "workload_not_allowed")
+	d.jsonrpc_error == forbidden
+	not d.http_status
+
+	# The same workload reaches the server and its unrestricted tools.
+	decide_bound(object.union(base, {"workload": {"principal": other}}), settings).allow
+}
+
+test_deny_identity_checks_order if {
+	# audience, issuer DPoP, server workload, method: the first that fails wins.
+	nothing := {"principal": {"aud": [], "token_type": "Bearer"}, "workload": {}}
+	denied(decide_bound(object.union(bound_call, nothing), dpop_settings), "audience_mismatch")
+	no_dpop := {"principal": {"token_type": "Bearer"}, "workload": {"principal": "spiffe://x/y"}}
+	denied(decide_bound(object.union(bound_call, no_dpop), dpop_settings), "dpop_required")
+	denied(decide_bound(object.union(bound_call, no_dpop), settings), "workload_not_allowed")
+	unknown := object.union(message("request", "tools/execute", false), {"workload": {}})
+	denied(decide_bound(unknown, settings), "workload_not_allowed")
+}
+
+test_deny_tool_identity_checks_order if {
+	# tool_not_registered, tool DPoP, tool workload, manifest, drift, tenant, role.
+	unregistered := object.union(call("drop_tables", {"registered": false}), {"workload": {"principal": planner}})
+	denied(decide_bound(unregistered, settings), "tool_not_registered")
+	bearer := {"principal": {"token_type": "Bearer"}}
+	other := {"workload": {"principal": "spiffe://cluster.local/ns/agents/sa/summarizer"}}
+	worst := {"tool": {"approved": false, "drifted": true}, "principal": {"roles": [], "claims": {"tenant": "globex"}}}
+	denied(decide_bound(object.union_n([bound_call, worst, bearer, other]), settings), "dpop_required")
+	denied(decide_bound(object.union_n([bound_call, worst, other]), settings), "workload_not_allowed")
+	denied(decide_bound(object.union(bound_call, worst), settings), "manifest_not_approved")
+	no_role := {"principal": {"roles": ["support"]}}
+	denied(decide_bound(object.union(bound_call, no_role), settings), "tool_not_allowed")
+}

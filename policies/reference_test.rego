@@ -156,3 +156,53 @@ test_allow_reference_support_granted_get_issue_in_data_only if {
 	authz.decision.reason == "allowed" with input as reference_call("carol", "get_issue")
 		with data.mcp.roles.support.tools as granted
 }
+
+# The bundle's data sets no DPoP or workload requirement: the reference model
+# holds for Bearer tokens from any (or no) workload.
+test_allow_reference_data_requires_no_dpop_or_workload if {
+	count(object.get(data.mcp.settings, "dpop_required_issuers", [])) == 0
+	every server in data.mcp.servers {
+		not "workloads" in object.keys(server)
+		every tool in server.tools {
+			object.get(tool, "require_dpop", false) == false
+			not "workloads" in object.keys(tool)
+		}
+	}
+	authz.decision.reason == "allowed" with input as reference_call("alice", "delete_repo")
+}
+
+# The DPoP worked example of policies/README.md.
+test_deny_reference_dpop_example if {
+	issuers := ["https://auth.example.test"]
+	bearer := reference_call("alice", "delete_repo")
+	dpop := json.patch(bearer, [{"op": "replace", "path": "/principal/token_type", "value": "DPoP"}])
+	authz.decision.reason == "dpop_required" with input as bearer
+		with data.mcp.servers.issues.tools.delete_repo.require_dpop as true
+	authz.decision.reason == "allowed" with input as dpop
+		with data.mcp.servers.issues.tools.delete_repo.require_dpop as true
+	authz.decision.reason == "allowed" with input as reference_call("alice", "search_issues")
+		with data.mcp.servers.issues.tools.delete_repo.require_dpop as true
+	authz.decision.reason == "dpop_required" with input as reference_message("bob", "tools/list")
+		with data.mcp.settings.dpop_required_issuers as issuers
+	bound_list := json.patch(reference_message("bob", "tools/list"), [{"op": "replace", "path": "/principal/token_type", "value": "DPoP"}])
+	authz.decision.reason == "allowed" with input as bound_list
+		with data.mcp.settings.dpop_required_issuers as issuers
+}
+
+reference_from(req, workload) := object.union(req, {"workload": workload})
+
+# The workloads worked example of policies/README.md.
+test_deny_reference_workloads_example if {
+	agents := ["spiffe://cluster.local/ns/agents/*"]
+	planner := "spiffe://cluster.local/ns/agents/sa/planner"
+	authz.decision.reason == "workload_not_allowed" with input as reference_message("bob", "tools/list")
+		with data.mcp.servers.issues.workloads as agents
+	authz.decision.reason == "allowed" with input as reference_from(reference_message("bob", "tools/list"), {"principal": "spiffe://cluster.local/ns/agents/sa/summarizer"})
+		with data.mcp.servers.issues.workloads as agents
+	authz.decision.reason == "workload_not_allowed" with input as reference_from(reference_call("alice", "delete_repo"), {"principal": "spiffe://cluster.local/ns/agents/sa/summarizer"})
+		with data.mcp.servers.issues.workloads as agents
+		with data.mcp.servers.issues.tools.delete_repo.workloads as [planner]
+	authz.decision.reason == "allowed" with input as reference_from(reference_call("alice", "delete_repo"), {"uri_sans": [planner]})
+		with data.mcp.servers.issues.workloads as agents
+		with data.mcp.servers.issues.tools.delete_repo.workloads as [planner]
+}

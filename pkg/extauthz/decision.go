@@ -71,8 +71,11 @@ func (s *Server) fromDecision(d policy.Decision, msg *mcp.Message, h hop.Hop) ou
 			o.status = s.opts.PolicyDenyStatus
 		}
 	}
-	if d.Challenge != nil {
-		o.challenge = bearerChallenge(d.Challenge.Error, d.Challenge.Description, d.Challenge.Scope, h)
+	if c := d.Challenge; c != nil {
+		o.challenge = bearerChallenge(c.Error, c.Description, c.Scope, h)
+		if c.Scheme == "DPoP" {
+			o.challenge = s.dpopChallenge(c.Error, c.Description)
+		}
 	}
 	if msg.Kind == mcp.KindRequest && d.Challenge == nil && o.status != 401 {
 		o.rpcCode = CodePolicyDenied
@@ -106,19 +109,25 @@ func (s *Server) challenge(reason denial.Reason, detail string, h hop.Hop) strin
 	case denial.TokenMissing:
 		return bearerChallenge("", "", "", h)
 	case denial.InvalidDPoPProof:
-		c := `DPoP error="invalid_dpop_proof"`
-		if detail != "" {
-			c += `, error_description="` + quote(detail) + `"`
-		}
-		if len(s.opts.DPoPAlgs) > 0 {
-			c += `, algs="` + strings.Join(s.opts.DPoPAlgs, " ") + `"`
-		}
-		return c
+		return s.dpopChallenge("invalid_dpop_proof", detail)
 	}
 	if detail == "" {
 		detail = "the access token is not valid"
 	}
 	return bearerChallenge("invalid_token", detail, "", h)
+}
+
+// dpopChallenge builds an RFC 9449 §7.1 challenge listing the accepted
+// proof algorithms.
+func (s *Server) dpopChallenge(errCode, desc string) string {
+	c := `DPoP error="` + quote(errCode) + `"`
+	if desc != "" {
+		c += `, error_description="` + quote(desc) + `"`
+	}
+	if len(s.opts.DPoPAlgs) > 0 {
+		c += `, algs="` + strings.Join(s.opts.DPoPAlgs, " ") + `"`
+	}
+	return c
 }
 
 // bearerChallenge builds an RFC 6750 challenge pointing at the hop's RFC

@@ -67,6 +67,8 @@ func TestCheckDenialTable(t *testing.T) {
 		{name: "policy denies a DELETE", spec: func(s *reqSpec) { s.method, s.body = "DELETE", "" }, dec: &fakeDecider{d: policy.Decision{Reason: "denied"}}, want: want{status: 403, reason: "denied"}},
 		{name: "insufficient scope", dec: &fakeDecider{d: policy.Decision{Reason: "insufficient_scope", HTTPStatus: 403, Challenge: &policy.Challenge{Error: "insufficient_scope", Scope: "mcp:tools mcp:admin"}}},
 			want: want{status: 403, reason: "insufficient_scope", challenge: `Bearer error="insufficient_scope", scope="mcp:tools mcp:admin", resource_metadata=`}},
+		{name: "dpop required by policy", dec: &fakeDecider{d: policy.Decision{Reason: "dpop_required", HTTPStatus: 401, Challenge: &policy.Challenge{Scheme: "DPoP", Error: "invalid_token", Description: "DPoP-bound token required"}}},
+			want: want{status: 401, reason: "dpop_required", challenge: `DPoP error="invalid_token", error_description="DPoP-bound token required", algs="ES256 RS256"`}},
 		{name: "invalid arguments code from policy", dec: &fakeDecider{d: policy.Decision{Reason: "invalid_arguments", RPCError: &policy.RPCError{Code: -32602, Message: "Invalid params"}}}, want: want{status: 200, reason: "invalid_arguments", rpcCode: -32602, id: "7"}},
 		{name: "not JSON", spec: func(s *reqSpec) { s.body = `{"jsonrpc":` }, want: want{status: 400, reason: "parse_error", rpcCode: -32700, id: "null"}},
 		{name: "batch", spec: func(s *reqSpec) { s.body = `[` + toolCall + `]` }, want: want{status: 400, reason: "invalid_request", rpcCode: -32600}},

@@ -38,6 +38,9 @@ type RPCError struct {
 
 // Challenge describes a WWW-Authenticate challenge.
 type Challenge struct {
+	// Scheme is "Bearer" (default, RFC 6750) or "DPoP" (RFC 9449 §7.1: the
+	// challenge then lists the accepted proof algorithms).
+	Scheme string `json:"scheme,omitempty"`
 	// Error is the RFC 6750 error code (invalid_token, insufficient_scope).
 	Error string `json:"error"`
 	// Description is error_description.

@@ -200,6 +200,7 @@ func asRPCError(v ast.Value) (*RPCError, error) {
 func asChallenge(v ast.Value) (*Challenge, error) {
 	var c Challenge
 	err := asObject(v, map[string]func(ast.Value) error{
+		"scheme":            schemeField(&c.Scheme),
 		"error":             quotedField(&c.Error, isErrorCode),
 		"error_description": quotedField(&c.Description, isQuotable),
 		"scope":             quotedField(&c.Scope, isScope),
@@ -211,6 +212,21 @@ func asChallenge(v ast.Value) (*Challenge, error) {
 		return nil, errors.New("error is missing")
 	}
 	return &c, nil
+}
+
+// schemeField decodes the challenge's auth scheme: Bearer or DPoP.
+func schemeField(dst *string) func(ast.Value) error {
+	return func(v ast.Value) error {
+		s, err := asString(v, 8)
+		if err != nil {
+			return err
+		}
+		if s != "Bearer" && s != "DPoP" {
+			return fmt.Errorf("scheme %q is neither Bearer nor DPoP", s)
+		}
+		*dst = s
+		return nil
+	}
 }
 
 // quotedField decodes a string that goes into a WWW-Authenticate

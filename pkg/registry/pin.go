@@ -25,6 +25,9 @@ type ServerData struct {
 	Resource string `json:"resource"`
 	// Tools maps tool name to its approval.
 	Tools map[string]PinnedTool `json:"tools"`
+	// Workloads, when set, are the calling workloads (SPIFFE IDs, trailing
+	// "/*" wildcard) allowed to reach this server. Kept on re-pin.
+	Workloads []string `json:"workloads,omitempty"`
 }
 
 // PinnedTool is the approval of one tool.
@@ -35,26 +38,36 @@ type PinnedTool struct {
 	Scopes []string `json:"scopes,omitempty"`
 	// Manifest is the whole approved tool definition.
 	Manifest map[string]any `json:"manifest,omitempty"`
+	// RequireDPoP refuses calls with a token that is not DPoP-bound.
+	RequireDPoP bool `json:"require_dpop,omitempty"`
+	// Workloads, when set, are the calling workloads allowed to call the tool.
+	Workloads []string `json:"workloads,omitempty"`
 }
 
 // defaultScopes are given to a tool pinned for the first time.
 var defaultScopes = []string{"mcp:tools"}
 
 // Pin approves the live tool definitions of server (from FetchTools): every
-// live tool gets its manifest and sha256, keeping the scopes previous gave it
-// (a new tool gets ["mcp:tools"]). Tools no longer live are dropped. previous
+// live tool gets its manifest and sha256, keeping the scopes, require_dpop and
+// workloads a reviewer gave it before (a new tool gets ["mcp:tools"]). Tools no longer live are dropped. previous
 // may be nil; resource "" keeps previous.Resource. The changes are those of
 // Diff(server, previous, live), for review.
 func Pin(server, resource string, live map[string]map[string]any, previous *ServerData) (ServerData, []Change) {
 	sd := ServerData{Resource: resource, Tools: make(map[string]PinnedTool, len(live))}
-	if resource == "" && previous != nil {
-		sd.Resource = previous.Resource
+	if previous != nil {
+		if resource == "" {
+			sd.Resource = previous.Resource
+		}
+		sd.Workloads = slices.Clone(previous.Workloads)
 	}
 	var problems []Change
 	for _, name := range slices.Sorted(maps.Keys(live)) {
 		entry := PinnedTool{Manifest: live[name], Scopes: slices.Clone(defaultScopes)}
-		if p, ok := previousTool(previous, name); ok && p.Scopes != nil {
-			entry.Scopes = slices.Clone(p.Scopes)
+		if p, ok := previousTool(previous, name); ok {
+			if p.Scopes != nil {
+				entry.Scopes = slices.Clone(p.Scopes)
+			}
+			entry.RequireDPoP, entry.Workloads = p.RequireDPoP, slices.Clone(p.Workloads)
 		}
 		h, err := Hash(live[name])
 		if err != nil {

@@ -164,8 +164,10 @@ func TestPinAndVerify(t *testing.T) {
 		t.Errorf("Pin(first) changes = %v; want two added", changes)
 	}
 	e := sd.Tools["delete_repo"]
-	e.Scopes = []string{"mcp:admin"} // a reviewer's edit that a re-pin keeps
+	e.Scopes = []string{"mcp:admin"} // a reviewer's edits that a re-pin keeps
+	e.RequireDPoP, e.Workloads = true, []string{"spiffe://cluster.local/ns/agents/*"}
 	sd.Tools["delete_repo"] = e
+	sd.Workloads = []string{"spiffe://cluster.local/ns/agents/sa/planner"}
 	if err := WriteServerFile(path, sd); err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +196,9 @@ func TestPinAndVerify(t *testing.T) {
 	}
 	if got := sd.Tools["delete_repo"].Scopes; len(got) != 1 || got[0] != "mcp:admin" {
 		t.Errorf("re-pinned delete_repo scopes = %v; want [mcp:admin]", got)
+	}
+	if got := sd.Tools["delete_repo"]; !got.RequireDPoP || len(got.Workloads) != 1 || len(sd.Workloads) != 1 {
+		t.Errorf("re-pin lost require_dpop or workloads: tool %+v, server workloads %v", got, sd.Workloads)
 	}
 	if err := WriteServerFile(path, sd); err != nil {
 		t.Fatal(err)

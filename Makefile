@@ -36,8 +36,12 @@ fuzz: ## Run every fuzz target for FUZZTIME each.
 	  done; \
 	done
 
-bundle: ## Rebuild the embedded default bundle (bundles/default.tar.gz) from policies/.
+bundle: ## Rebuild bundles/default.tar.gz from policies/; with SIGNING_KEY=k.pem OUT=f.tar.gz, build a signed bundle.
+ifeq ($(SIGNING_KEY),)
 	$(GO) run ./bundles/gen
+else
+	$(GO) run ./cmd/mcp-authz bundle build -dir policies -out $(or $(OUT),bundle.tar.gz) -signing-key $(SIGNING_KEY)
+endif
 
 lint: ## gofmt, go vet and golangci-lint (pinned, through go run).
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

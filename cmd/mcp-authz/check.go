@@ -35,6 +35,10 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return exitCode(2)
 	}
+	if *addr != "" && *explain {
+		fmt.Fprintln(stderr, "check: --explain evaluates offline; it cannot explain a remote server's decision (drop --addr)")
+		return exitCode(2)
+	}
 	req, err := readCheckRequest(*file)
 	if err != nil {
 		return err

@@ -2,21 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/mcp-authz/mcp-authz/internal/devjwt"
 )
 
 // Dev defaults match examples/dev/config.yaml.
@@ -58,7 +50,7 @@ func devToken(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	key, err := readRSAKey(*keyFile)
+	key, err := devjwt.ReadRSAKey(*keyFile)
 	if err != nil {
 		return err
 	}
@@ -67,54 +59,12 @@ func devToken(args []string, stdout, stderr io.Writer) error {
 		"iss": *iss, "sub": *sub, "aud": *aud, "scope": *scope,
 		"roles": splitList(*roles), "iat": now.Unix(), "exp": now.Add(*ttl).Unix(),
 	}
-	tok, err := signRS256(key, *kid, claims)
+	tok, err := devjwt.SignRS256(key, *kid, claims)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
-}
-
-func signRS256(key *rsa.PrivateKey, kid string, claims map[string]any) (string, error) {
-	h, err := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": kid})
-	if err != nil {
-		return "", err
-	}
-	c, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	enc := base64.RawURLEncoding
-	input := enc.EncodeToString(h) + "." + enc.EncodeToString(c)
-	sum := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", err
-	}
-	return input + "." + enc.EncodeToString(sig), nil
-}
-
-func readRSAKey(path string) (*rsa.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-		return k, nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, errors.New(path + ": not an RSA key")
-	}
-	return rk, nil
 }
 
 func splitList(s string) []string {

@@ -22,6 +22,7 @@ usage:
   mcp-authz dev request --token T --tool NAME   print an Envoy-shaped CheckRequest for an MCP call
   mcp-authz registry pin --server S --url URL --file F     pin a live MCP server's tools
   mcp-authz registry verify --server S --url URL --file F  exit 1 with a diff when they drifted
+  mcp-authz bundle build --dir policies --out B.tar.gz [--signing-key K]  build an (optionally signed) OPA bundle
 `
 
 func main() {
@@ -42,6 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"check":    check,
 		"dev":      dev,
 		"registry": registryCmd,
+		"bundle":   bundleCmd,
 	}
 	fn, ok := cmds[args[0]]
 	if !ok {

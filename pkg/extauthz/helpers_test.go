@@ -2,15 +2,8 @@ package extauthz
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -18,6 +11,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
+	"github.com/mcp-authz/mcp-authz/internal/devjwt"
 	"github.com/mcp-authz/mcp-authz/pkg/hop"
 	"github.com/mcp-authz/mcp-authz/pkg/identity"
 	"github.com/mcp-authz/mcp-authz/pkg/mcp"
@@ -65,19 +59,11 @@ func newTestServer(t testing.TB, dec Decider, mutate func(*Options)) *Server {
 }
 
 var testKey = func() *rsa.PrivateKey {
-	b, err := os.ReadFile("testdata/private.pem")
+	k, err := devjwt.ReadRSAKey("testdata/private.pem")
 	if err != nil {
 		panic(err)
 	}
-	block, _ := pem.Decode(b)
-	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-		return k
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		panic(err)
-	}
-	return k.(*rsa.PrivateKey)
+	return k
 }()
 
 // mint signs claims (merged over valid defaults) with the test key.
@@ -94,16 +80,11 @@ func mint(t testing.TB, over map[string]any) string {
 		}
 		claims[k] = v
 	}
-	enc := base64.RawURLEncoding
-	h, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": "bench-key-1", "typ": "JWT"})
-	c, _ := json.Marshal(claims)
-	input := enc.EncodeToString(h) + "." + enc.EncodeToString(c)
-	sum := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, testKey, crypto.SHA256, sum[:])
+	tok, err := devjwt.SignRS256(testKey, "bench-key-1", claims)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return input + "." + enc.EncodeToString(sig)
+	return tok
 }
 
 // reqSpec describes a CheckRequest; headerMap sends header_map (Envoy's

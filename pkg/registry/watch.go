@@ -52,13 +52,15 @@ type WatcherConfig struct {
 
 // Watcher polls upstream MCP servers and remembers the hash of every tool
 // each last listed. It implements DriftSource: an approved tool has drifted
+// when its server is watched but was never listed successfully (unverified),
 // when the last successful poll of its server saw a different hash or did
 // not see the tool at all. A failed poll changes nothing. Start runs the
 // polling goroutines; Close stops them.
 type Watcher struct {
-	cfg   WatcherConfig
-	log   *slog.Logger
-	state atomic.Pointer[watchState]
+	cfg     WatcherConfig
+	log     *slog.Logger
+	state   atomic.Pointer[watchState]
+	watched map[string]bool // servers with an upstream to poll
 
 	mu       sync.Mutex        // serialises state writers and reported
 	reported map[string]string // tool id -> drift already counted
@@ -99,6 +101,10 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 		w.log = slog.Default()
 	}
 	w.state.Store(&watchState{polled: map[string]bool{}, live: map[string]string{}})
+	w.watched = make(map[string]bool, len(cfg.Upstreams))
+	for _, u := range cfg.Upstreams {
+		w.watched[u.Server] = true
+	}
 	return w, nil
 }
 
@@ -127,9 +133,14 @@ func (w *Watcher) Drifted(id, approvedHash string) bool {
 	if !ok || approvedHash == "" {
 		return false
 	}
+	if !w.watched[server] {
+		return false
+	}
 	s := w.state.Load()
 	if !s.polled[server] {
-		return false
+		// Watched but never listed successfully: the manifest is unverified,
+		// and every doubt is a deny. The first poll runs at Start.
+		return true
 	}
 	live, seen := s.live[id]
 	return !seen || live != approvedHash

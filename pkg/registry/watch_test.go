@@ -136,8 +136,11 @@ func TestWatcherPollOnce(t *testing.T) {
 	}
 	defer w.Close()
 	ha, hb := hashOf(t, live, "a"), hashOf(t, live, "b")
-	if w.Drifted("s/a", "other") {
-		t.Errorf("Drifted before any poll = true; want false")
+	if !w.Drifted("s/a", ha) {
+		t.Errorf("Drifted before any successful poll = false; want true (unverified fails closed)")
+	}
+	if w.Drifted("other/a", ha) {
+		t.Errorf("Drifted of an unwatched server = true; want false")
 	}
 	if err := w.PollOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -150,7 +153,7 @@ func TestWatcherPollOnce(t *testing.T) {
 		{"s/a", hb, true},       // approved hash differs from live
 		{"s/zz", ha, true},      // approved but not offered
 		{"s/a", "", false},      // not approved: nothing to drift from
-		{"other/a", ha, false},  // server not polled
+		{"other/a", ha, false},  // server not watched
 		{"no-slash", ha, false}, // not a canonical id
 	}
 	for _, tt := range tests {

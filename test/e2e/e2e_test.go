@@ -33,30 +33,15 @@ resource: https://mcp.example.test/mcp
 issuers:
   - issuer: https://auth.example.test
     jwks_file: testdata/keys/jwks.json
+policy:
+  deadline: 5s # these tests judge decisions, never latency (race detector, shared cores)
 `
 
-// startApp runs the real app on loopback and returns it with a gRPC client.
+// startApp runs the real app on testConfig and returns it with a client
+// connection; both stop at the end of t.
 func startApp(t testing.TB) (*app.App, *grpc.ClientConn) {
 	t.Helper()
-	cfg, err := config.Parse([]byte(testConfig))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	a.Start()
-	t.Cleanup(func() {
-		if err := a.Shutdown(); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	conn, err := grpc.NewClient(a.Addr("grpc"), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	a, _, conn := startAppConn(t, testConfig)
 	return a, conn
 }
 

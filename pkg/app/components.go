@@ -173,6 +173,8 @@ func activateBundle(ctx context.Context, e *policy.Engine, bc config.Bundle) err
 		b, err = bundles.Default()
 	case statErr != nil:
 		err = statErr
+	case fi.IsDir() && bc.VerificationKeyFile != "":
+		err = fmt.Errorf("%s is a directory: a signed bundle (verification_key_file) must be a bundle file", bc.Path)
 	case fi.IsDir():
 		b, err = policy.LoadBundleDir(bc.Path)
 	default:
@@ -227,7 +229,8 @@ func dpopOptions(cfg *config.Config) dpop.Options {
 func hopsOf(cfg *config.Config) []hop.Hop {
 	out := make([]hop.Hop, 0, len(cfg.Resources))
 	for _, r := range cfg.Resources {
-		out = append(out, hop.Hop{Host: r.Host, Path: r.Path, Resource: r.Resource, PublicOrigin: r.PublicOrigin, Server: r.Server})
+		out = append(out, hop.Hop{Host: r.Host, Path: r.Path, Resource: r.Resource, PublicOrigin: r.PublicOrigin,
+			Server: r.Server, DestinationPrincipal: r.DestinationPrincipal})
 	}
 	return out
 }

@@ -104,6 +104,10 @@ type Hop struct {
 	AuthorizationServers []string `json:"authorization_servers"`
 	// ScopesSupported are advertised in the RFC 9728 metadata.
 	ScopesSupported []string `json:"scopes_supported"`
+	// DestinationPrincipal, when set, must equal Envoy's destination.principal
+	// (Istio: the SPIFFE ID of the workload whose sidecar asks). Use it when
+	// several hops share a path: the Host header is the client's choice.
+	DestinationPrincipal string `json:"destination_principal"`
 }
 
 // Issuer is one trusted token issuer and where its keys come from.

@@ -51,6 +51,7 @@ func TestCheckInputDocument(t *testing.T) {
 	spec.headers["dpop"] = "proof"
 	spec.headers["mcp-session-id"] = "s-1"
 	spec.rawBody = true
+	spec.path = "/mcp?access_token=secret"
 	if _, err := s.Check(context.Background(), spec.build()); err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +75,7 @@ func TestCheckInputDocument(t *testing.T) {
 		{"principal.client_id", in.Principal.ClientID, "cli"},
 		{"resource.id", in.Resource.ID, testResource},
 		{"request.id", in.Request.ID, "r-1"},
+		{"http.path (query never reaches policy)", in.HTTP.Path, "/mcp"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -92,7 +94,7 @@ func TestCheckHeaderMapRepeats(t *testing.T) {
 		{"authorization", "Bearer " + tok}, {"content-type", "application/json"},
 		{"mcp-protocol-version", "2025-06-18"},
 	}
-	for _, h := range []string{"authorization", "content-type", "mcp-method", "mcp-name", "mcp-protocol-version"} {
+	for _, h := range []string{"authorization", "content-type", "mcp-method", "mcp-name", "mcp-protocol-version", "mcp-param-region"} {
 		t.Run(h, func(t *testing.T) {
 			s := newTestServer(t, &fakeDecider{d: allowDecision}, nil)
 			spec := reqSpec{method: "POST", path: "/mcp", body: toolCall, headerMap: append(append([][2]string{}, base...), [2]string{h, "x"}, [2]string{h, "y"})}

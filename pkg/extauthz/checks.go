@@ -17,6 +17,10 @@ var singleHeaders = []string{
 	"dpop", "mcp-method", "mcp-name", "mcp-protocol-version", "mcp-session-id",
 }
 
+// paramHeaderPrefix marks the 2026-07-28 headers that mirror tool
+// arguments (x-mcp-header): each may appear once, like Mcp-Name.
+const paramHeaderPrefix = "mcp-param-"
+
 // checkBody enforces the body limits and Envoy's partial-body signal.
 func (s *Server) checkBody(v *view) error {
 	if strings.EqualFold(v.first("x-envoy-auth-partial-body"), "true") {
@@ -55,6 +59,11 @@ func checkMethod(v *view) error {
 func checkSingleHeaders(v *view) error {
 	for _, h := range singleHeaders {
 		if len(v.headers[h]) > 1 {
+			return denial.New(denial.DuplicateHeader, fmt.Errorf("repeated %s header", h))
+		}
+	}
+	for h, vals := range v.headers {
+		if len(vals) > 1 && strings.HasPrefix(h, paramHeaderPrefix) {
 			return denial.New(denial.DuplicateHeader, fmt.Errorf("repeated %s header", h))
 		}
 	}

@@ -21,7 +21,7 @@ var credentialHeaders = map[string]bool{
 // input builds the policy input document.
 func (s *Server) input(v *view, h hop.Hop, msg *mcp.Message, rev mcp.Revision, p *identity.Principal) *policy.Input {
 	in := &policy.Input{
-		HTTP: policy.HTTP{Method: v.method, Path: v.path, Host: v.host, Scheme: v.scheme, Headers: inputHeaders(v)},
+		HTTP: policy.HTTP{Method: v.method, Path: v.pathOnly(), Host: v.host, Scheme: v.scheme, Headers: inputHeaders(v)},
 		MCP: policy.MCP{
 			Revision: string(rev), Kind: string(msg.Kind), Method: msg.Method, ID: msg.ID,
 			Name: msg.Name, Tool: msg.Tool, Arguments: msg.Arguments, SessionID: v.first("mcp-session-id"),

@@ -103,7 +103,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	var o outcome
 	defer func() {
 		if r := recover(); r != nil {
-			o = s.fail(denial.New(denial.Internal, fmt.Errorf("panic: %v", r)), nil, hop.Hop{})
+			o = s.fail(denial.New(denial.Internal, fmt.Errorf("panic: %v", r)), v.id, hop.Hop{})
 			resp, err = respond(v, o), nil
 		}
 		s.observe(v, o, start)
@@ -131,7 +131,7 @@ func (s *Server) observe(v *view, o outcome, start time.Time) {
 
 // decide runs the pipeline; the first failing step decides.
 func (s *Server) decide(ctx context.Context, v *view) outcome {
-	h, hopOK := s.opts.Hops.Resolve(v.host, v.path, v.ctxExt)
+	h, hopOK := s.opts.Hops.Resolve(v.host, v.path, v.ctxExt, v.destPrincipal)
 	if !hopOK {
 		h = s.opts.Hops.Default()
 	}
@@ -151,6 +151,7 @@ func (s *Server) decide(ctx context.Context, v *view) outcome {
 	if err != nil {
 		return s.fail(err, idOf(msg), h)
 	}
+	v.id = msg.ID
 	p, err := s.ident.Verify(ctx, s.identityRequest(v, h))
 	if err != nil {
 		return s.fail(err, msg.ID, h)
@@ -206,7 +207,7 @@ func (s *Server) log(v *view, o outcome) {
 		return
 	}
 	s.opts.Logger.Debug("deny", "reason", o.reason, "status", o.status, "request_id", v.requestID,
-		"method", v.method, "path", v.path, "cause", fmt.Sprint(o.cause))
+		"method", v.method, "path", v.pathOnly(), "cause", fmt.Sprint(o.cause))
 }
 
 func idOf(m *mcp.Message) json.RawMessage {

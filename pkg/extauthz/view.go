@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"net/url"
 	"strings"
@@ -22,8 +23,20 @@ type view struct {
 	body                       []byte
 	ctxExt                     map[string]string
 	principal                  string
+	destPrincipal              string
 	cert                       string
 	requestID                  string
+	id                         json.RawMessage // the JSON-RPC id once parsed, for the panic path
+}
+
+// pathOnly is the path without its query string: a query may carry
+// credentials (?access_token=), and MCP does not use it, so it never
+// reaches logs or the policy input.
+func (v *view) pathOnly() string {
+	if i := strings.IndexByte(v.path, '?'); i >= 0 {
+		return v.path[:i]
+	}
+	return v.path
 }
 
 // newView builds the view. It never fails: every check happens later on the
@@ -32,13 +45,14 @@ func newView(req *authv3.CheckRequest) *view {
 	a := req.GetAttributes()
 	h := a.GetRequest().GetHttp()
 	v := &view{
-		method:    strings.ToUpper(h.GetMethod()),
-		path:      h.GetPath(),
-		host:      h.GetHost(),
-		scheme:    h.GetScheme(),
-		ctxExt:    a.GetContextExtensions(),
-		principal: a.GetSource().GetPrincipal(),
-		cert:      a.GetSource().GetCertificate(),
+		method:        strings.ToUpper(h.GetMethod()),
+		path:          h.GetPath(),
+		host:          h.GetHost(),
+		scheme:        h.GetScheme(),
+		ctxExt:        a.GetContextExtensions(),
+		principal:     a.GetSource().GetPrincipal(),
+		destPrincipal: a.GetDestination().GetPrincipal(),
+		cert:          a.GetSource().GetCertificate(),
 	}
 	v.headers = headersOf(h)
 	v.body = h.GetRawBody()

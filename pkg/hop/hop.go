@@ -26,6 +26,11 @@ type Hop struct {
 	PublicOrigin string
 	// Server is the registry name of the upstream MCP server ("" = by resource).
 	Server string
+	// DestinationPrincipal, when set, must equal Envoy's
+	// destination.principal (in Istio, the SPIFFE ID of the workload whose
+	// sidecar asks). Unlike Host, the client cannot choose it, so it is what
+	// tells hops apart when one mcp-authz serves many workloads on one path.
+	DestinationPrincipal string
 }
 
 // Table resolves requests to hops. It is immutable after New.
@@ -54,12 +59,13 @@ func New(hops []Hop) *Table {
 // Resolve returns the hop for a request. path may carry a query string,
 // which is ignored; the path itself must match exactly. A context_extensions
 // resource selects the hop with that resource, and the path must still be
-// its path.
-func (t *Table) Resolve(host, path string, ctxExt map[string]string) (Hop, bool) {
+// its path. dest is Envoy's destination.principal: a hop that names one
+// matches only that destination.
+func (t *Table) Resolve(host, path string, ctxExt map[string]string, dest string) (Hop, bool) {
 	p := pathOnly(path)
 	if r := ctxExt[ContextKeyResource]; r != "" {
 		for _, h := range t.hops {
-			if h.Resource == r && h.Path == p {
+			if h.Resource == r && h.Path == p && h.destOK(dest) {
 				if srv := ctxExt[ContextKeyServer]; srv != "" {
 					h.Server = srv
 				}
@@ -70,11 +76,15 @@ func (t *Table) Resolve(host, path string, ctxExt map[string]string) (Hop, bool)
 	}
 	host = normHost(host)
 	for _, h := range t.hops {
-		if h.Path == p && (h.Host == "" || h.Host == host) {
+		if h.Path == p && (h.Host == "" || h.Host == host) && h.destOK(dest) {
 			return h, true
 		}
 	}
 	return Hop{}, false
+}
+
+func (h Hop) destOK(dest string) bool {
+	return h.DestinationPrincipal == "" || h.DestinationPrincipal == dest
 }
 
 // Default returns the hop whose metadata a 401 points at when the request

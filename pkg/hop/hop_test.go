@@ -30,15 +30,39 @@ func TestResolve(t *testing.T) {
 		{"context extension wrong path", "mcp.example.test", "/mcp", map[string]string{"resource": "https://mcp.example.test/b/mcp"}, ""},
 		{"context extension unknown", "mcp.example.test", "/mcp", map[string]string{"resource": "https://x.test/"}, ""},
 	}
-	if h, _ := tab.Resolve("x", "/mcp", map[string]string{"resource": "https://mcp.example.test/mcp", "server": "issues"}); h.Server != "issues" {
+	if h, _ := tab.Resolve("x", "/mcp", map[string]string{"resource": "https://mcp.example.test/mcp", "server": "issues"}, ""); h.Server != "issues" {
 		t.Errorf("Resolve with context_extensions server = %q; want issues", h.Server)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h, ok := tab.Resolve(tc.host, tc.path, tc.ext)
+			h, ok := tab.Resolve(tc.host, tc.path, tc.ext, "")
 			if got := h.Resource; ok != (tc.want != "") || got != tc.want {
 				t.Errorf("Resolve(%q, %q, %v) = %q, %v; want %q", tc.host, tc.path, tc.ext, got, ok, tc.want)
 			}
 		})
+	}
+}
+
+// TestResolveDestinationPrincipal: with two hops on one path, the client's
+// Host header cannot pick the hop; Envoy's destination.principal does.
+func TestResolveDestinationPrincipal(t *testing.T) {
+	const a, b = "spiffe://cluster.local/ns/mcp/sa/issues", "spiffe://cluster.local/ns/mcp/sa/wiki"
+	tab := New([]Hop{
+		{Host: "issues.mcp", Path: "/mcp", Resource: "https://issues.example.test/mcp", DestinationPrincipal: a},
+		{Host: "wiki.mcp", Path: "/mcp", Resource: "https://wiki.example.test/mcp", DestinationPrincipal: b},
+	})
+	tests := []struct {
+		name, host, dest, want string
+	}{
+		{"matching host and destination", "issues.mcp", a, "https://issues.example.test/mcp"},
+		{"host of the other hop", "wiki.mcp", a, ""},
+		{"no destination principal", "issues.mcp", "", ""},
+		{"other destination", "issues.mcp", b, ""},
+	}
+	for _, tc := range tests {
+		h, ok := tab.Resolve(tc.host, "/mcp", nil, tc.dest)
+		if got := h.Resource; ok != (tc.want != "") || got != tc.want {
+			t.Errorf("%s: Resolve(%q, dest %q) = %q, %v; want %q", tc.name, tc.host, tc.dest, got, ok, tc.want)
+		}
 	}
 }

@@ -143,6 +143,18 @@ func checkNameHeader(_ Revision, msg *Message, h Headers) (string, string) {
 	return "", ""
 }
 
+// DecodeHeaderValue decodes an Mcp-* header value as the 2026-07-28
+// transport defines it: the raw value must be visible ASCII (with space and
+// tab), and the =?base64?<b64>?= form (standard alphabet, padded, strict,
+// UTF-8 content) is unwrapped; any other value is returned as it is. ok is
+// false for a value an intermediary and the server could read differently.
+func DecodeHeaderValue(v string) (decoded string, ok bool) {
+	if !headerSafe(v) {
+		return "", false
+	}
+	return decodeHeaderValue(v)
+}
+
 // decodeHeaderValue decodes the =?base64?<b64>?= form (standard alphabet,
 // padded, UTF-8 content); any other value is returned as it is.
 func decodeHeaderValue(v string) (string, bool) {

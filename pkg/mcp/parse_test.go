@@ -159,6 +159,9 @@ var parseSyntax = []parseCase{
 }
 
 var parseInvalid = []parseCase{
+	{name: "huge exponent in arguments", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"limit":1e999999}}}`, msg: msgNumber, id: "1"},
+	{name: "huge negative exponent", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"x":[1E-401]}}}`, msg: msgNumber, id: "1"},
+	{name: "number literal too long", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"x":0.` + strings.Repeat("1", 70) + `}}}`, msg: msgNumber, id: "1"},
 	{name: "batch", body: `[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}]`, msg: msgBatch},
 	{name: "empty batch", body: `[]`, msg: msgBatch},
 	{name: "top-level string", body: `"tools/call"`, msg: msgNotObject},

@@ -352,7 +352,40 @@ func (p *parser) scanNumber() (int, error) {
 		i = digits(data, i)
 	}
 	p.pos = i
+	p.checkNumber(data[start:i])
 	return start, nil
+}
+
+// Bounds on a number literal. Validating an argument against a JSON
+// Schema turns each number into an exact rational, so 1e999999 costs
+// seconds (and can crash the validator); no SDK can represent such a
+// number anyway (JavaScript reads it as Infinity or 0).
+const (
+	// MaxNumberBytes is the longest number literal accepted.
+	MaxNumberBytes = 64
+	// MaxExponent bounds the decimal exponent, beyond float64's range.
+	MaxExponent = 400
+)
+
+// checkNumber records a violation for a number literal out of bounds.
+func (p *parser) checkNumber(lit []byte) {
+	if len(lit) > MaxNumberBytes {
+		p.violate(CodeInvalidRequest, msgNumber, fmt.Sprintf("number literal of %d bytes", len(lit)))
+		return
+	}
+	e := bytes.IndexAny(lit, "eE")
+	if e < 0 {
+		return
+	}
+	exp := 0
+	for _, c := range lit[e+1:] {
+		if isDigit(c) {
+			if exp = exp*10 + int(c-'0'); exp > MaxExponent {
+				p.violate(CodeInvalidRequest, msgNumber, "number exponent out of range")
+				return
+			}
+		}
+	}
 }
 
 // stringValue reads the string at p.pos into a Go string.

@@ -35,7 +35,8 @@ type Input struct {
 type HTTP struct {
 	// Method is the HTTP method, upper case (POST, GET, DELETE).
 	Method string `json:"method"`
-	// Path is the request path as sent, including any query string.
+	// Path is the request path as sent, without the query string (a query
+	// may carry credentials, and MCP does not use one).
 	Path string `json:"path"`
 	// Host is the :authority (Host) the client used.
 	Host string `json:"host"`

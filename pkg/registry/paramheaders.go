@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mcp-authz/mcp-authz/pkg/mcp"
 )
 
 // Mcp-Param-* headers (MCP 2026-07-28, Streamable HTTP "custom headers from
@@ -195,7 +196,7 @@ func (b *headerBinding) check(args map[string]any, values []string) error {
 	case len(values) > 1:
 		return fmt.Errorf("%w: %s repeated", ErrParamHeader, b.header)
 	}
-	got, ok := decodeHeaderValue(values[0])
+	got, ok := mcp.DecodeHeaderValue(values[0])
 	if !ok {
 		return fmt.Errorf("%w: %s is not valid =?base64?...?=", ErrParamHeader, b.header)
 	}
@@ -217,20 +218,6 @@ func lookupArg(args map[string]any, path []string) (any, bool) {
 		}
 	}
 	return cur, true
-}
-
-// decodeHeaderValue undoes the =?base64?...?= wrapping; other values are
-// literal.
-func decodeHeaderValue(h string) (string, bool) {
-	inner, ok := strings.CutPrefix(h, "=?base64?")
-	if !ok {
-		return h, true
-	}
-	if inner, ok = strings.CutSuffix(inner, "?="); !ok {
-		return h, true
-	}
-	b, err := base64.StdEncoding.DecodeString(inner)
-	return string(b), err == nil
 }
 
 // headerForm renders an argument as its header value: a string as is, a

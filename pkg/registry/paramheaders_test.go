@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/mcp-authz/mcp-authz/pkg/mcp"
 )
 
 const regionManifest = `{"name":"query","inputSchema":{"type":"object","properties":{
@@ -138,7 +140,7 @@ func FuzzCheckParamHeaders(f *testing.F) {
 		if err != nil && !errors.Is(err, ErrParamHeader) {
 			t.Fatalf("CheckParamHeaders(%q, %q) = %v; want ErrParamHeader", arg, header, err)
 		}
-		if decoded, ok := decodeHeaderValue(header); err == nil && (!ok || decoded != arg) {
+		if decoded, ok := mcp.DecodeHeaderValue(header); err == nil && (!ok || decoded != arg) {
 			t.Fatalf("CheckParamHeaders(%q, %q) = nil; header decodes to %q", arg, header, decoded)
 		}
 	})

@@ -27,6 +27,7 @@ type toolEntry struct {
 	hash    string
 	schema  *jsonschema.Schema
 	headers []headerBinding
+	folded  map[string]string // case-folded top-level property name -> declared name
 }
 
 // DriftSource reports whether the live definition of an approved tool no

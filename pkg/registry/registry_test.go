@@ -58,7 +58,10 @@ func testData(t testing.TB) map[string]any {
 			},
 			"wiki": map[string]any{
 				"resource": "https://wiki.example.test/mcp",
-				"tools":    map[string]any{"page": approved(t, `{"name":"page","inputSchema":{"type":"object"}}`)},
+				"tools": map[string]any{
+					"page": approved(t, `{"name":"page","inputSchema":{"type":"object"}}`),
+					"open": approved(t, `{"name":"open","inputSchema":{"type":"object","properties":{"path":{"type":"string"},"kelvin":{"type":"string"}}}}`),
+				},
 			},
 		},
 	}
@@ -108,6 +111,14 @@ func TestCheck(t *testing.T) {
 			Verdict{ID: "issues/search", Registered: true, Approved: true, ArgumentsError: "(root): required"}},
 		{"no arguments", "issues", "search", ``, nil,
 			Verdict{ID: "issues/search", Registered: true, Approved: true, ArgumentsError: "(root): required"}},
+		{"case variant of a declared property", "wiki", "open", `{"path":"/ok","PATH":"/etc/passwd"}`, nil,
+			Verdict{ID: "wiki/open", Registered: true, Approved: true, ArgumentsError: "/PATH: case"}},
+		{"lone case variant", "wiki", "open", `{"Path":"/etc/passwd"}`, nil,
+			Verdict{ID: "wiki/open", Registered: true, Approved: true, ArgumentsError: "/Path: case"}},
+		{"Unicode fold variant (Kelvin sign)", "wiki", "open", "{\"\u212aelvin\":\"x\"}", nil,
+			Verdict{ID: "wiki/open", Registered: true, Approved: true, ArgumentsError: `/\u212aelvin: case`}},
+		{"undeclared property allowed by an open schema", "wiki", "open", `{"path":"/ok","other":1}`, nil,
+			Verdict{ID: "wiki/open", Registered: true, Approved: true, ArgumentsValid: true}},
 		{"extra property", "issues", "search", `{"query":"x","extra":"secret-value"}`, nil,
 			Verdict{ID: "issues/search", Registered: true, Approved: true, ArgumentsError: "/extra: additionalProperties"}},
 		{"nested extra property", "issues", "search", `{"query":"x","filter":{"zz":1}}`, nil,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -59,11 +60,49 @@ func (t *toolEntry) validate(args map[string]any) (bool, string) {
 	if args == nil {
 		args = map[string]any{}
 	}
+	if key, bad := t.caseVariant(args); bad {
+		return false, pointer([]string{key}) + ": case"
+	}
 	err := t.schema.Validate(args)
 	if err == nil {
 		return true, ""
 	}
 	return false, describe(err)
+}
+
+// foldedProperties maps the case-folded name of each top-level property the
+// schema declares to the declared name.
+func foldedProperties(schema any) map[string]string {
+	obj, _ := schema.(map[string]any)
+	props, _ := obj["properties"].(map[string]any)
+	out := make(map[string]string, len(props))
+	for name := range props {
+		out[strings.ToLower(name)] = name
+	}
+	return out
+}
+
+// caseVariant finds an argument whose name differs from a declared property
+// only in case ("PATH" for "path"). A schema without additionalProperties
+// false would accept it, and a server decoding into Go structs binds it to
+// the declared property: the tool would run with a value the policy never
+// saw under that name. Compared with strings.EqualFold, as encoding/json is.
+func (t *toolEntry) caseVariant(args map[string]any) (string, bool) {
+	for k := range args {
+		declared, ok := t.folded[strings.ToLower(k)]
+		if !ok {
+			for f, d := range t.folded {
+				if strings.EqualFold(f, k) {
+					declared, ok = d, true
+					break
+				}
+			}
+		}
+		if ok && declared != k {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // describe reduces a validation error to "<pointer>: <keyword>" for the

@@ -41,7 +41,13 @@ type App struct {
 	lis      map[string]net.Listener
 	wg       sync.WaitGroup
 	serveErr chan error
+	stopH    chan struct{}
+	healthWG sync.WaitGroup // followReadiness, stopped before health goes NOT_SERVING
 }
+
+// healthEvery is how often gRPC health follows readiness: a bundle that
+// activates, an issuer whose keys arrive or go stale.
+const healthEvery = time.Second
 
 // New builds every component and binds the listeners, but serves nothing
 // yet: gRPC health is NOT_SERVING until Start has an active bundle.
@@ -50,7 +56,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, comp: comp, lis: map[string]net.Listener{}, serveErr: make(chan error, 3)}
+	a := &App{cfg: cfg, log: log, comp: comp, lis: map[string]net.Listener{}, serveErr: make(chan error, 3),
+		stopH: make(chan struct{})}
+	warnSharedPaths(cfg, log)
 	if err := a.listen(); err != nil {
 		comp.Close()
 		return nil, err
@@ -103,6 +111,8 @@ func (a *App) Start() {
 	}
 	a.comp.Start()
 	a.setServing(a.comp.Ready())
+	a.healthWG.Add(1)
+	go a.followReadiness()
 	a.log.Info("mcp-authz serving", "grpc", a.Addr("grpc"), "admin", a.Addr("admin"),
 		"public", a.Addr("public"), "bundle", a.comp.Engine.Revision())
 }
@@ -132,6 +142,8 @@ func (a *App) Run(ctx context.Context) error {
 // Shutdown reports NOT_SERVING, drains in-flight Checks for at most the
 // configured shutdown timeout, then stops everything.
 func (a *App) Shutdown() error {
+	close(a.stopH)
+	a.healthWG.Wait() // no tick may report SERVING after this
 	a.setServing(false)
 	timeout := a.cfg.ShutdownTimeout.D()
 	done := make(chan struct{})
@@ -154,6 +166,38 @@ func (a *App) Shutdown() error {
 	a.wg.Wait()
 	a.comp.Close()
 	return err
+}
+
+// followReadiness keeps gRPC health equal to readiness until Shutdown, so
+// Envoy's health checks see an issuer whose keys arrive late or go stale.
+func (a *App) followReadiness() {
+	defer a.healthWG.Done()
+	t := time.NewTicker(healthEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stopH:
+			return
+		case <-t.C:
+			a.setServing(a.comp.Ready())
+		}
+	}
+}
+
+// warnSharedPaths warns when hops share a path without a destination
+// principal: the Host header, which the client chooses, then picks the hop.
+func warnSharedPaths(cfg *config.Config, log *slog.Logger) {
+	byPath := map[string]int{}
+	pinned := map[string]bool{}
+	for _, h := range cfg.Resources {
+		byPath[h.Path]++
+		pinned[h.Path] = pinned[h.Path] || h.DestinationPrincipal != ""
+	}
+	for p, n := range byPath {
+		if n > 1 && !pinned[p] {
+			log.Warn("several hops share a path and none sets destination_principal: the client's Host header picks the hop; use destination_principal or Envoy context_extensions", "path", p)
+		}
+	}
 }
 
 func (a *App) setServing(ok bool) {

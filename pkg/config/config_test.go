@@ -71,6 +71,7 @@ limits:
 			[]string{`"HS256" is not allowed`, `"none" is not allowed`}},
 		{"public equals admin", minimal + "public_listen: 127.0.0.1:9192\n", []string{"public_listen: must differ"}},
 		{"origin with path", minimal + "allowed_origins: [https://a.test/x]\n", []string{"allowed_origins[0]"}},
+		{"verification key without a bundle file", minimal + "bundle:\n  verification_key_file: k.pub\n", []string{"bundle.verification_key_file: the embedded bundle is not signed"}},
 		{"both resource and resources", minimal + "resources: [{path: /a, resource: https://a.test/a}]\n", []string{"not both"}},
 	}
 	for _, tc := range tests {

@@ -68,6 +68,9 @@ func (c *Config) Validate() error {
 	if c.PolicyDenyStatus != 200 && c.PolicyDenyStatus != 403 {
 		add("policy_deny_status", "must be 200 or 403, got %d", c.PolicyDenyStatus)
 	}
+	if c.Bundle.VerificationKeyFile != "" && c.Bundle.Path == "" {
+		add("bundle.verification_key_file", "the embedded bundle is not signed: set bundle.path to a signed bundle file")
+	}
 	c.validateLimits(add)
 	c.validateDrift(add)
 	switch c.LogLevel {

@@ -79,7 +79,8 @@ func FetchTools(ctx context.Context, endpoint, bearerToken string, opts FetchOpt
 		defer t.CloseIdleConnections()
 		base = t
 	}
-	hc := &http.Client{Timeout: opts.Timeout, Transport: &bearerTransport{base: base, token: bearerToken, rec: rec}}
+	hc := &http.Client{Timeout: opts.Timeout, Transport: &bearerTransport{base: base, token: bearerToken, rec: rec},
+		CheckRedirect: sameHostRedirects(u.Host)}
 	names, err := listToolNames(ctx, endpoint, hc, opts)
 	if rec.overLimit() {
 		return nil, fmt.Errorf("registry: fetch %s: %w: more than %d response bytes", where, ErrFetchLimit, opts.MaxBytes)
@@ -128,6 +129,23 @@ func listToolNames(ctx context.Context, endpoint string, hc *http.Client, opts F
 			return nil, errors.New("tools/list: server repeated its cursor")
 		}
 		params = &mcp.ListToolsParams{Cursor: res.NextCursor}
+	}
+}
+
+// sameHostRedirects refuses a redirect to another host (or a downgrade to
+// http): the transport adds the bearer token to every request, so it must
+// never follow the upstream anywhere else.
+func sameHostRedirects(host string) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		switch {
+		case len(via) >= 5:
+			return errors.New("too many redirects")
+		case req.URL.Host != host:
+			return errors.New("redirect to another host refused")
+		case len(via) > 0 && via[0].URL.Scheme == "https" && req.URL.Scheme != "https":
+			return errors.New("redirect from https to http refused")
+		}
+		return nil
 	}
 }
 

@@ -26,7 +26,7 @@ required := data.mcp.settings.require_tenant == true
 # METADATA
 # title: Has tenant
 # description: True when the token carries the tenant claim (with any value).
-has_claim if claim_name in object.keys(input.principal.claims)
+has_claim if _ = input.principal.claims[claim_name]
 
 # METADATA
 # title: Tenant

@@ -5,7 +5,7 @@ FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 GOLANGCI  ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: help run build test test-go policy-check bench fuzz bundle lint clean
+.PHONY: help run build test test-go policy-check bench load fuzz bundle lint clean
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,6 +28,9 @@ policy-check: ## opa test, opa check --strict and opa fmt on policies/, with the
 
 bench: ## Benchmarks of the hot path (Check, parse, verify, decide), with allocations.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./pkg/... ./test/...
+
+load: ## Load run over loopback gRPC against the noop and parseonly floors (needs ../shared/bench; DUR, REPEATS).
+	test/load/run.sh
 
 fuzz: ## Run every fuzz target for FUZZTIME each.
 	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg | xargs -n1 dirname | sort -u); do \

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Load run: mcp-authz against the two floors of the shared bench harness
+# (noop: gRPC only; parseonly: gRPC + JSON parse) on this machine, in one
+# run, so the figures can be read as ratios. Loopback only; every run is
+# bounded (DUR seconds, REPEATS times). Needs ../shared/bench beside the repo.
+#
+# usage: test/load/run.sh        env: DUR (8), REPEATS (2), CONC (16), RATE (2000)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+shared=${SHARED:-$repo/../shared}
+[[ -d $shared/bench ]] || { echo "load: $shared/bench not found (set SHARED)" >&2; exit 2; }
+dur=${DUR:-8} repeats=${REPEATS:-2} conc=${CONC:-16} rate=${RATE:-2000}
+work=$(mktemp -d -t mcp-authz-load.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -r "$shared/bench" "$work/bench" && cp -r "$shared/fixtures" "$work/fixtures" && chmod -R u+w "$work"
+(cd "$work/bench" && go build -o bin/ ./loadgen ./noop ./parseonly ./summarize)
+(cd "$repo" && go build -o "$work/bin/mcp-authz" ./cmd/mcp-authz)
+cat >"$work/config.yaml" <<YAML
+listen: 127.0.0.1:9191
+admin_listen: 127.0.0.1:9192
+resource: https://mcp.example.test/mcp
+issuers:
+  - issuer: https://auth.example.test
+    jwks_file: $work/fixtures/mcp/keys/jwks.json
+log_level: warn
+YAML
+declare -A cmd=(
+	[noop]="$work/bench/bin/noop -addr 127.0.0.1:9191"
+	[parseonly]="$work/bench/bin/parseonly -addr 127.0.0.1:9191"
+	[mcp-authz]="$work/bin/mcp-authz serve --config $work/config.yaml"
+)
+out=$work/results.jsonl
+for ((r = 1; r <= repeats; r++)); do
+	for s in noop parseonly mcp-authz; do
+		# shellcheck disable=SC2086
+		"$work/bench/run-peer.sh" -n "$s" -c "$conc" -d "$dur" -f "$work/fixtures/mcp/mcp-mix.json" -- ${cmd[$s]} >>"$out"
+		# shellcheck disable=SC2086
+		"$work/bench/run-peer.sh" -n "$s@${rate}rps" -c "$conc" -d "$dur" -r "$rate" -f "$work/fixtures/mcp/mcp-mix.json" -- ${cmd[$s]} >>"$out"
+	done
+done
+"$work/bench/bin/summarize" <"$out"

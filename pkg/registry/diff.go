@@ -184,7 +184,7 @@ func reviewText(v any) string {
 }
 
 // reviewJSON shows a value in canonical JSON, truncated, with characters
-// that are not printable (bidi controls, DEL, ...) escaped as \uXXXX.
+// that are not printable (bidi controls, DEL, ...) escaped as \u and four hex digits.
 func reviewJSON(v any) string {
 	b, err := jcs.Marshal(v)
 	if err != nil {

@@ -20,7 +20,7 @@
 // replay through. Expired entries are purged lazily on each Check, so the
 // Checker runs no goroutine.
 //
-// Server-provided nonces (DPoP-Nonce) are deliberately not implemented: the
+// Server-provided nonces (DPoP-Nonce) are deliberately left out: the
 // iat window together with the jti replay cache already bounds replay, and
 // nonces need an extra per-client round trip that not every MCP client
 // implements.

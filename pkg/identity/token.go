@@ -37,7 +37,7 @@ func parseAuthorization(values []string, maxBytes int) (credential, error) {
 	case len(values) > 1:
 		return credential{}, invalid(detailTwoAuthz, fmt.Errorf("%d Authorization headers", len(values)))
 	case len(values[0]) > maxBytes+schemeOverhead:
-		return credential{}, invalid(detailTooLarge, fmt.Errorf("Authorization header of %d bytes", len(values[0])))
+		return credential{}, invalid(detailTooLarge, fmt.Errorf("authorization header of %d bytes", len(values[0])))
 	}
 	scheme, rest, ok := strings.Cut(values[0], " ")
 	if !ok {

@@ -48,12 +48,20 @@ func (e *Engine) prepare(ctx context.Context, b *bundle.Bundle) (*snapshot, erro
 }
 
 // newCompiler returns a compiler that type-checks input against the input
-// schema and refuses the unsafe built-ins.
+// schema and refuses the unsafe built-ins: they are left out of the
+// compiler's capabilities, so a module calling one fails to compile.
 func newCompiler(input *ast.SchemaSet, unsafe map[string]struct{}) *ast.Compiler {
+	caps := ast.CapabilitiesForThisVersion()
+	kept := caps.Builtins[:0:0]
+	for _, b := range caps.Builtins {
+		if _, drop := unsafe[b.Name]; !drop {
+			kept = append(kept, b)
+		}
+	}
+	caps.Builtins = kept
 	return ast.NewCompiler().
-		WithCapabilities(ast.CapabilitiesForThisVersion()).
+		WithCapabilities(caps).
 		WithSchemas(input).
-		WithUnsafeBuiltins(unsafe).
 		WithEnablePrintStatements(false)
 }
 

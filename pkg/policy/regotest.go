@@ -27,9 +27,10 @@ func RunRegoTests(ctx context.Context, dir string) ([]*tester.Result, error) {
 	runner := tester.NewRunner().
 		SetCompiler(newCompiler(s.input, unsafeBuiltins(false))).
 		SetStore(store).
+		SetModules(modules).
 		RaiseBuiltinErrors(true).
 		SetTimeout(regoTestTimeout)
-	ch, err := runner.Run(ctx, modules)
+	ch, err := runner.RunTests(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("policy: run rego tests in %s: %w", dir, err)
 	}

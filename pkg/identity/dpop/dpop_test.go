@@ -107,7 +107,6 @@ type checkCase struct {
 	detail string
 }
 
-func es256(k testKeys) signer { return k.es256 }
 
 // checkCases is the table of TestCheck, also the seed corpus of FuzzCheck.
 func checkCases() []checkCase {

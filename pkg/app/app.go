@@ -43,6 +43,8 @@ type App struct {
 	serveErr chan error
 	stopH    chan struct{}
 	healthWG sync.WaitGroup // followReadiness, stopped before health goes NOT_SERVING
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // healthEvery is how often gRPC health follows readiness: a bundle that
@@ -140,8 +142,14 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // Shutdown reports NOT_SERVING, drains in-flight Checks for at most the
-// configured shutdown timeout, then stops everything.
+// configured shutdown timeout, then stops everything. Calling it again
+// returns the first call's result.
 func (a *App) Shutdown() error {
+	a.stopOnce.Do(func() { a.stopErr = a.shutdown() })
+	return a.stopErr
+}
+
+func (a *App) shutdown() error {
 	close(a.stopH)
 	a.healthWG.Wait() // no tick may report SERVING after this
 	a.setServing(false)
@@ -184,18 +192,19 @@ func (a *App) followReadiness() {
 	}
 }
 
-// warnSharedPaths warns when hops share a path without a destination
-// principal: the Host header, which the client chooses, then picks the hop.
+// warnSharedPaths warns when several hops share a path without a
+// destination principal: the Host header, which the client chooses, then
+// picks among them.
 func warnSharedPaths(cfg *config.Config, log *slog.Logger) {
-	byPath := map[string]int{}
-	pinned := map[string]bool{}
+	unpinned := map[string]int{}
 	for _, h := range cfg.Resources {
-		byPath[h.Path]++
-		pinned[h.Path] = pinned[h.Path] || h.DestinationPrincipal != ""
+		if h.DestinationPrincipal == "" {
+			unpinned[h.Path]++
+		}
 	}
-	for p, n := range byPath {
-		if n > 1 && !pinned[p] {
-			log.Warn("several hops share a path and none sets destination_principal: the client's Host header picks the hop; use destination_principal or Envoy context_extensions", "path", p)
+	for p, n := range unpinned {
+		if n > 1 {
+			log.Warn("several hops share a path without destination_principal: the client's Host header picks among them; use destination_principal or Envoy context_extensions", "path", p)
 		}
 	}
 }

@@ -50,6 +50,18 @@ func (c *Components) Start() {
 	}
 }
 
+// checkDriftServers refuses a drift_watch entry naming a server the active
+// bundle's registry does not have: its drift would never be checked, and
+// nothing would say so.
+func checkDriftServers(cfg *config.Config, e *policy.Engine) error {
+	for i, d := range cfg.DriftWatch {
+		if e.ApprovedHashes(d.Server) == nil {
+			return fmt.Errorf("app: drift_watch[%d].server: %q is not a server of the bundle's registry", i, d.Server)
+		}
+	}
+	return nil
+}
+
 // newWatcher builds the drift watcher of cfg.DriftWatch (nil when empty).
 // A drifted tool is denied (manifest_drift) until its new manifest is
 // approved; a failing upstream leaves the last verdict in place.
@@ -106,6 +118,10 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 	}
 	c.Engine = policy.New(opts)
 	if err := activateBundle(ctx, c.Engine, cfg.Bundle); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := checkDriftServers(cfg, c.Engine); err != nil {
 		c.Close()
 		return nil, err
 	}

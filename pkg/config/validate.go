@@ -102,9 +102,9 @@ func (c *Config) validateHops(add addFunc) {
 		if u, err := url.Parse(h.PublicOrigin); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			add(key+".public_origin", "want an origin such as https://mcp.example.com, got %q", h.PublicOrigin)
 		}
-		id := strings.ToLower(h.Host) + " " + h.Path
+		id := strings.ToLower(h.Host) + " " + h.Path + " " + h.DestinationPrincipal
 		if seen[id] {
-			add(key, "duplicate host %q and path %q", h.Host, h.Path)
+			add(key, "duplicate host %q, path %q and destination_principal %q", h.Host, h.Path, h.DestinationPrincipal)
 		}
 		seen[id] = true
 	}

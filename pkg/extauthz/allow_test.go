@@ -5,9 +5,11 @@ import (
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/mcp-authz/mcp-authz/pkg/hop"
 	"github.com/mcp-authz/mcp-authz/pkg/policy"
 )
 
@@ -128,4 +130,28 @@ func TestCheckOverloaded(t *testing.T) {
 	resp, _ := s.Check(context.Background(), baseSpec(mint(t, nil)).build())
 	<-s.slots
 	assertDeny(t, viewDenied(t, resp), want{status: 503, reason: "overloaded"})
+}
+
+// TestCheckDestinationPrincipal: the hop comes from Envoy's
+// destination.principal when hops are pinned, not from the Host header.
+func TestCheckDestinationPrincipal(t *testing.T) {
+	const issues = "spiffe://cluster.local/ns/mcp/sa/issues"
+	dec := &fakeDecider{d: allowDecision}
+	s := newTestServer(t, dec, func(o *Options) {
+		o.Hops = hop.New([]hop.Hop{
+			{Path: "/mcp", Resource: testResource, PublicOrigin: "https://mcp.example.test", DestinationPrincipal: issues},
+			{Host: "wiki.mcp", Path: "/mcp", Resource: "https://wiki.example.test/mcp", PublicOrigin: "https://wiki.example.test"},
+		})
+	})
+	req := baseSpec(mint(t, nil)).build()
+	req.Attributes.Request.Http.Host = "wiki.mcp"
+	req.Attributes.Request.Http.Headers[":authority"] = "wiki.mcp"
+	req.Attributes.Destination = &authv3.AttributeContext_Peer{Principal: issues}
+	resp, _ := s.Check(context.Background(), req)
+	if resp.GetStatus().GetCode() != 0 || dec.got == nil || dec.got.Resource.ID != testResource {
+		t.Fatalf("Check at the pinned workload with Host wiki.mcp = %v (resource %v); want allow for %s", resp, dec.got, testResource)
+	}
+	req.Attributes.Destination = nil // an unpinned destination: the Host picks the wiki hop, whose audience the token lacks
+	resp, _ = s.Check(context.Background(), req)
+	assertDeny(t, viewDenied(t, resp), want{status: 401, reason: "token_invalid", challenge: `resource_metadata="https://wiki.example.test/.well-known/oauth-protected-resource/mcp"`})
 }

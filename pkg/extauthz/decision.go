@@ -74,7 +74,7 @@ func (s *Server) fromDecision(d policy.Decision, msg *mcp.Message, h hop.Hop) ou
 	if c := d.Challenge; c != nil {
 		o.challenge = bearerChallenge(c.Error, c.Description, c.Scope, h)
 		if c.Scheme == "DPoP" {
-			o.challenge = s.dpopChallenge(c.Error, c.Description)
+			o.challenge = s.dpopChallenge(c.Error, c.Description, h)
 		}
 	}
 	if msg.Kind == mcp.KindRequest && d.Challenge == nil && o.status != 401 {
@@ -109,7 +109,7 @@ func (s *Server) challenge(reason denial.Reason, detail string, h hop.Hop) strin
 	case denial.TokenMissing:
 		return bearerChallenge("", "", "", h)
 	case denial.InvalidDPoPProof:
-		return s.dpopChallenge("invalid_dpop_proof", detail)
+		return s.dpopChallenge("invalid_dpop_proof", detail, h)
 	}
 	if detail == "" {
 		detail = "the access token is not valid"
@@ -118,14 +118,17 @@ func (s *Server) challenge(reason denial.Reason, detail string, h hop.Hop) strin
 }
 
 // dpopChallenge builds an RFC 9449 §7.1 challenge listing the accepted
-// proof algorithms.
-func (s *Server) dpopChallenge(errCode, desc string) string {
+// proof algorithms, pointing at the hop's RFC 9728 metadata like every 401.
+func (s *Server) dpopChallenge(errCode, desc string, h hop.Hop) string {
 	c := `DPoP error="` + quote(errCode) + `"`
 	if desc != "" {
 		c += `, error_description="` + quote(desc) + `"`
 	}
 	if len(s.opts.DPoPAlgs) > 0 {
 		c += `, algs="` + strings.Join(s.opts.DPoPAlgs, " ") + `"`
+	}
+	if h.Resource != "" {
+		c += `, resource_metadata="` + quote(identity.MetadataURL(h.PublicOrigin, h.Resource)) + `"`
 	}
 	return c
 }

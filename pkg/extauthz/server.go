@@ -142,7 +142,7 @@ func (s *Server) decide(ctx context.Context, v *view) outcome {
 		return s.fail(denial.New(denial.TokenMissing, nil), nil, h)
 	}
 	if !hopOK {
-		return s.fail(denial.New(denial.PathNotFound, fmt.Errorf("no MCP endpoint at %q", v.path)), nil, h)
+		return s.fail(denial.New(denial.PathNotFound, fmt.Errorf("no MCP endpoint at %q", v.pathOnly())), nil, h)
 	}
 	if err := firstError(checkMethod(v), checkSingleHeaders(v), checkContent(v), s.checkOrigin(v)); err != nil {
 		return s.fail(err, nil, h)

@@ -36,6 +36,7 @@ type Hop struct {
 // Table resolves requests to hops. It is immutable after New.
 type Table struct {
 	hops []Hop
+	pins map[string]bool // destination principals some hop is pinned to
 }
 
 // ContextKeyResource is the context_extensions key naming the hop's resource.
@@ -48,10 +49,13 @@ const ContextKeyServer = "server"
 
 // New returns a table over hops; hosts are normalised to lower case without port.
 func New(hops []Hop) *Table {
-	t := &Table{hops: make([]Hop, len(hops))}
+	t := &Table{hops: make([]Hop, len(hops)), pins: map[string]bool{}}
 	for i, h := range hops {
 		h.Host = normHost(h.Host)
 		t.hops[i] = h
+		if h.DestinationPrincipal != "" {
+			t.pins[h.DestinationPrincipal] = true
+		}
 	}
 	return t
 }
@@ -59,10 +63,15 @@ func New(hops []Hop) *Table {
 // Resolve returns the hop for a request. path may carry a query string,
 // which is ignored; the path itself must match exactly. A context_extensions
 // resource selects the hop with that resource, and the path must still be
-// its path. dest is Envoy's destination.principal: a hop that names one
-// matches only that destination.
+// its path. dest is Envoy's destination.principal: when some hop is pinned
+// to it, only the hops pinned to it are candidates; otherwise only the hops
+// pinned to no destination are. So a request reaching a pinned workload can
+// never resolve to another workload's hop, whatever Host it sends.
 func (t *Table) Resolve(host, path string, ctxExt map[string]string, dest string) (Hop, bool) {
 	p := pathOnly(path)
+	if !t.pins[dest] {
+		dest = ""
+	}
 	if r := ctxExt[ContextKeyResource]; r != "" {
 		for _, h := range t.hops {
 			if h.Resource == r && h.Path == p && h.destOK(dest) {
@@ -83,9 +92,8 @@ func (t *Table) Resolve(host, path string, ctxExt map[string]string, dest string
 	return Hop{}, false
 }
 
-func (h Hop) destOK(dest string) bool {
-	return h.DestinationPrincipal == "" || h.DestinationPrincipal == dest
-}
+// destOK: dest is the hop's pinned principal, or "" for unpinned hops.
+func (h Hop) destOK(dest string) bool { return h.DestinationPrincipal == dest }
 
 // Default returns the hop whose metadata a 401 points at when the request
 // matched no hop (the first configured).

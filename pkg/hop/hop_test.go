@@ -66,3 +66,27 @@ func TestResolveDestinationPrincipal(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveMixedPinning: a workload pinned to its hop cannot be reached
+// through an unpinned hop on the same path by sending that hop's Host.
+func TestResolveMixedPinning(t *testing.T) {
+	const a = "spiffe://cluster.local/ns/mcp/sa/issues"
+	tab := New([]Hop{
+		{Path: "/mcp", Resource: "https://issues.example.test/mcp", DestinationPrincipal: a},
+		{Host: "wiki.mcp", Path: "/mcp", Resource: "https://wiki.example.test/mcp"},
+	})
+	tests := []struct {
+		name, host, dest, want string
+	}{
+		{"pinned workload, own hop", "anything", a, "https://issues.example.test/mcp"},
+		{"pinned workload, Host of the unpinned hop", "wiki.mcp", a, "https://issues.example.test/mcp"},
+		{"unpinned workload", "wiki.mcp", "spiffe://cluster.local/ns/mcp/sa/wiki", "https://wiki.example.test/mcp"},
+		{"no destination", "wiki.mcp", "", "https://wiki.example.test/mcp"},
+	}
+	for _, tc := range tests {
+		h, ok := tab.Resolve(tc.host, "/mcp", nil, tc.dest)
+		if got := h.Resource; ok != (tc.want != "") || got != tc.want {
+			t.Errorf("%s: Resolve(%q, dest %q) = %q, %v; want %q", tc.name, tc.host, tc.dest, got, ok, tc.want)
+		}
+	}
+}

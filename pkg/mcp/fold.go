@@ -66,3 +66,9 @@ func appendFold(dst, s []byte) []byte {
 	}
 	return dst
 }
+
+// FoldKey returns s in canonical folded form: FoldKey(a) == FoldKey(b)
+// exactly when strings.EqualFold(a, b), which is how encoding/json matches
+// member names to struct fields. Other packages use it to refuse names a
+// case-insensitive decoder would confuse.
+func FoldKey(s string) string { return string(appendFold(nil, []byte(s))) }

@@ -89,3 +89,21 @@ func FuzzFoldEqual(f *testing.F) {
 		}
 	})
 }
+
+func TestFoldKey(t *testing.T) {
+	tests := []struct {
+		a, b string
+		same bool
+	}{
+		{"path", "PATH", true},
+		{"params", "paramſ", true}, // U+017F LATIN SMALL LETTER LONG S
+		{"kelvin", "\u212aelvin", true},
+		{"path", "paths", false},
+		{"a-b", "a_b", false},
+	}
+	for _, tc := range tests {
+		if got := FoldKey(tc.a) == FoldKey(tc.b); got != tc.same || got != strings.EqualFold(tc.a, tc.b) {
+			t.Errorf("FoldKey(%q) == FoldKey(%q) is %v; want %v (strings.EqualFold)", tc.a, tc.b, got, tc.same)
+		}
+	}
+}

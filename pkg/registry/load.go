@@ -147,7 +147,7 @@ func loadTool(path, server, name string, raw any, opts Options) (*toolEntry, err
 	if t.headers, err = scanHeaders(manifest["inputSchema"]); err != nil {
 		return nil, fmt.Errorf("%s.manifest.inputSchema: %w", path, err)
 	}
-	t.folded = foldedProperties(manifest["inputSchema"])
+	t.names = collectNames(manifest["inputSchema"])
 	return t, nil
 }
 

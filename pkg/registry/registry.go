@@ -27,7 +27,7 @@ type toolEntry struct {
 	hash    string
 	schema  *jsonschema.Schema
 	headers []headerBinding
-	folded  map[string]string // case-folded top-level property name -> declared name
+	names   declaredNames // property names the schema declares, for the case check
 }
 
 // DriftSource reports whether the live definition of an approved tool no

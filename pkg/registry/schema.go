@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
+	"strconv"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
+	"github.com/mcp-authz/mcp-authz/pkg/mcp"
 	"github.com/mcp-authz/mcp-authz/pkg/registry/jcs"
 )
 
@@ -60,8 +61,8 @@ func (t *toolEntry) validate(args map[string]any) (bool, string) {
 	if args == nil {
 		args = map[string]any{}
 	}
-	if key, bad := t.caseVariant(args); bad {
-		return false, pointer([]string{key}) + ": case"
+	if at, bad := t.names.caseVariant(args, nil); bad {
+		return false, pointer(at) + ": case"
 	}
 	err := t.schema.Validate(args)
 	if err == nil {
@@ -70,39 +71,73 @@ func (t *toolEntry) validate(args map[string]any) (bool, string) {
 	return false, describe(err)
 }
 
-// foldedProperties maps the case-folded name of each top-level property the
-// schema declares to the declared name.
-func foldedProperties(schema any) map[string]string {
-	obj, _ := schema.(map[string]any)
-	props, _ := obj["properties"].(map[string]any)
-	out := make(map[string]string, len(props))
-	for name := range props {
-		out[strings.ToLower(name)] = name
-	}
-	return out
+// declaredNames is every property name an inputSchema declares, anywhere
+// in it (nested objects, items, $defs, allOf/anyOf/oneOf, ...), exactly and
+// case-folded.
+type declaredNames struct {
+	exact  map[string]bool
+	folded map[string]bool
 }
 
-// caseVariant finds an argument whose name differs from a declared property
-// only in case ("PATH" for "path"). A schema without additionalProperties
-// false would accept it, and a server decoding into Go structs binds it to
-// the declared property: the tool would run with a value the policy never
-// saw under that name. Compared with strings.EqualFold, as encoding/json is.
-func (t *toolEntry) caseVariant(args map[string]any) (string, bool) {
-	for k := range args {
-		declared, ok := t.folded[strings.ToLower(k)]
-		if !ok {
-			for f, d := range t.folded {
-				if strings.EqualFold(f, k) {
-					declared, ok = d, true
-					break
+// maxSchemaWalk bounds the schema nodes visited (schemas are already size-bounded).
+const maxSchemaWalk = 10000
+
+// collectNames walks an approved inputSchema once, at load.
+func collectNames(schema any) declaredNames {
+	d := declaredNames{exact: map[string]bool{}, folded: map[string]bool{}}
+	budget := maxSchemaWalk
+	var walk func(v any)
+	walk = func(v any) {
+		if budget--; budget < 0 {
+			return
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			if props, ok := x["properties"].(map[string]any); ok {
+				for name := range props {
+					d.exact[name], d.folded[mcp.FoldKey(name)] = true, true
 				}
 			}
-		}
-		if ok && declared != k {
-			return k, true
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
 		}
 	}
-	return "", false
+	walk(schema)
+	return d
+}
+
+// caseVariant finds, at any depth of args, a member name that differs from
+// a declared property name only in case ("PATH" for "path", "paramſ" for
+// "params"). A schema that does not forbid additional properties would
+// accept it, and a server decoding into Go structs binds it to the declared
+// property: the tool would run with a value the policy never saw under that
+// name. A name declared exactly is always fine (a schema may declare both
+// "id" and "ID").
+func (d declaredNames) caseVariant(v any, path []string) ([]string, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			at := append(path[:len(path):len(path)], k)
+			if !d.exact[k] && d.folded[mcp.FoldKey(k)] {
+				return at, true
+			}
+			if p, bad := d.caseVariant(e, at); bad {
+				return p, true
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p, bad := d.caseVariant(e, append(path[:len(path):len(path)], strconv.Itoa(i))); bad {
+				return p, true
+			}
+		}
+	}
+	return nil, false
 }
 
 // describe reduces a validation error to "<pointer>: <keyword>" for the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,8 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcp-authz/mcp-authz/pkg/app"
+	"github.com/mcp-authz/mcp-authz/pkg/config"
 	"github.com/mcp-authz/mcp-authz/pkg/registry"
 )
 
@@ -180,4 +183,16 @@ func TestDriftWatchUnreachableFailsClosed(t *testing.T) {
 	wantDeny(t, "search_issues with an unverified manifest",
 		mustCheck(t, client, mcpPost{authorization: "Bearer " + tok, body: searchCallBody}.request()), 200, "manifest_drift")
 	wantAllow(t, "tools/list", mustCheck(t, client, mcpPost{authorization: "Bearer " + tok, body: toolsListBody}.request()))
+}
+
+// TestDriftWatchUnknownServerRefused: a drift_watch entry naming a server
+// the registry does not have would silently check nothing; it is refused.
+func TestDriftWatchUnknownServerRefused(t *testing.T) {
+	cfg, err := config.Parse([]byte(e2eConfig + "drift_watch:\n  - server: isues\n    url: http://127.0.0.1:1/mcp\n    interval: 1s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), `drift_watch[0].server: "isues"`) {
+		t.Errorf("app.New with an unknown drift_watch server = %v; want it refused naming the key", err)
+	}
 }

@@ -107,7 +107,6 @@ type checkCase struct {
 	detail string
 }
 
-
 // checkCases is the table of TestCheck, also the seed corpus of FuzzCheck.
 func checkCases() []checkCase {
 	return slices.Concat(goodCases(), htuCases(), claimCases(), keyCases(), shapeCases())

@@ -128,7 +128,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 	c.serverOpts = extauthz.Options{
 		Hops:             hop.New(hopsOf(cfg)),
 		AllowedOrigins:   cfg.AllowedOrigins,
-		Limits:           mcp.Limits{MaxBytes: cfg.Limits.BodyBytes, MaxDepth: cfg.Limits.JSONDepth},
+		Limits:           mcp.Limits{MaxBytes: cfg.Limits.BodyBytes, MaxDepth: cfg.Limits.JSONDepth, MaxNumbers: cfg.Limits.JSONNumbers},
 		PolicyDenyStatus: cfg.PolicyDenyStatus,
 		MaxInFlight:      cfg.Limits.MaxInFlight,
 		DPoPAlgs:         dpop.Algorithms(dpopOptions(cfg)),

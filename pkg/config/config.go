@@ -23,6 +23,7 @@ const (
 	DefaultPolicyDenyStatus = 200
 	DefaultBodyBytes        = 1 << 20
 	DefaultJSONDepth        = 64
+	DefaultJSONNumbers      = 10000
 	DefaultTokenBytes       = 8 << 10
 	DefaultPolicyDeadline   = 50 * time.Millisecond
 	DefaultShutdownTimeout  = 10 * time.Second
@@ -178,6 +179,9 @@ type Limits struct {
 	BodyBytes int `json:"body_bytes"`
 	// JSONDepth is the deepest JSON nesting accepted.
 	JSONDepth int `json:"json_depth"`
+	// JSONNumbers is the most number literals one message may carry: each
+	// costs an exact-rational conversion when arguments are validated.
+	JSONNumbers int `json:"json_numbers"`
 	// TokenBytes is the largest access token accepted.
 	TokenBytes int `json:"token_bytes"`
 	// MaxInFlight bounds concurrent Checks; beyond it a Check is denied (503 overloaded).

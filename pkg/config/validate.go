@@ -19,6 +19,7 @@ func (c *Config) ApplyDefaults() {
 	setInt(&c.PolicyDenyStatus, DefaultPolicyDenyStatus)
 	setInt(&c.Limits.BodyBytes, DefaultBodyBytes)
 	setInt(&c.Limits.JSONDepth, DefaultJSONDepth)
+	setInt(&c.Limits.JSONNumbers, DefaultJSONNumbers)
 	setInt(&c.Limits.TokenBytes, DefaultTokenBytes)
 	setInt(&c.Limits.MaxInFlight, DefaultMaxInFlight)
 	setInt(&c.Identity.CacheSize, DefaultTokenCacheSize)
@@ -144,6 +145,7 @@ func (c *Config) validateLimits(add addFunc) {
 	}
 	pos("limits.body_bytes", c.Limits.BodyBytes)
 	pos("limits.json_depth", c.Limits.JSONDepth)
+	pos("limits.json_numbers", c.Limits.JSONNumbers)
 	pos("limits.token_bytes", c.Limits.TokenBytes)
 	pos("limits.max_in_flight", c.Limits.MaxInFlight)
 	pos("identity.cache_size", c.Identity.CacheSize)

@@ -70,7 +70,7 @@ const (
 	msgFoldDuplicate  = "Invalid Request: member names differ only in case"
 	msgFoldKnown      = "Invalid Request: member name differs from a protocol member only in case"
 	msgProto          = "Invalid Request: member name __proto__ is not allowed"
-	msgNumber         = "Invalid Request: number too long or out of range"
+	msgNumber         = "Invalid Request: number too long, out of range, or too many numbers"
 	msgVersion        = `Invalid Request: jsonrpc must be "2.0"`
 	msgUnknownMember  = "Invalid Request: unknown top-level member"
 	msgMethodType     = "Invalid Request: method must be a string"

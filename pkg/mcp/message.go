@@ -59,4 +59,9 @@ type Limits struct {
 	// MaxDepth is the deepest nesting of objects and arrays accepted (the
 	// message object itself is depth 1); zero or less means DefaultMaxDepth.
 	MaxDepth int
+	// MaxNumbers is the most number literals accepted in one message; zero or
+	// less means DefaultMaxNumbers. Validating arguments against a JSON
+	// Schema turns every number into an exact rational, so numbers, not
+	// bytes, drive its cost.
+	MaxNumbers int
 }

@@ -7,8 +7,9 @@ import (
 
 // Default limits, used when a Limits field is zero or negative.
 const (
-	DefaultMaxBytes = 1 << 20
-	DefaultMaxDepth = 64
+	DefaultMaxBytes   = 1 << 20
+	DefaultMaxDepth   = 64
+	DefaultMaxNumbers = 10000
 )
 
 func (l Limits) withDefaults() Limits {
@@ -17,6 +18,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxNumbers <= 0 {
+		l.MaxNumbers = DefaultMaxNumbers
 	}
 	return l
 }
@@ -34,7 +38,9 @@ func (l Limits) withDefaults() Limits {
 //     unknown top-level member; a wrong jsonrpc, id, method, result or error;
 //     params that are not a structured value; nesting deeper than
 //     lim.MaxDepth (reading stops there, so the id is null); a body larger
-//     than lim.MaxBytes (Cause wraps ErrTooLarge).
+//     than lim.MaxBytes (Cause wraps ErrTooLarge); a number literal over
+//     MaxNumberBytes or with an exponent beyond MaxExponent, or more than
+//     lim.MaxNumbers numbers.
 //   - CodeInvalidParams when params are an array, or the params of
 //     tools/call, prompts/get, resources/read, resources/(un)subscribe or
 //     initialize lack their required string member, or arguments or _meta
@@ -50,6 +56,7 @@ func Parse(body []byte, lim Limits) (*Message, error) {
 			Cause: fmt.Errorf("%d bytes, limit %d: %w", len(body), lim.MaxBytes, ErrTooLarge)}
 	}
 	p := getParser(body, lim.MaxDepth)
+	p.maxNumbers = lim.MaxNumbers
 	defer p.release()
 	r := reading{p: p}
 	if err := r.document(); err != nil {

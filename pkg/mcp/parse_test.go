@@ -294,6 +294,24 @@ func TestParseTooLargeIsErrTooLarge(t *testing.T) {
 	}
 }
 
+func TestParseMaxNumbers(t *testing.T) {
+	body := func(n int) []byte {
+		return []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"x":[` +
+			strings.TrimSuffix(strings.Repeat("1,", n), ",") + `]}}}`)
+	}
+	if _, err := Parse(body(10), Limits{MaxNumbers: 11}); err != nil { // 10 in arguments + the id
+		t.Errorf("Parse(11 numbers, limit 11) = %v; want nil", err)
+	}
+	_, err := Parse(body(11), Limits{MaxNumbers: 11})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeInvalidRequest || e.Msg != msgNumber || string(e.ID) != "1" {
+		t.Errorf("Parse(12 numbers, limit 11) = %v; want -32600 %q with id 1", err, msgNumber)
+	}
+	if _, err := Parse(body(DefaultMaxNumbers), Limits{}); err == nil {
+		t.Errorf("Parse(%d+1 numbers, default limit) = nil; want an error", DefaultMaxNumbers)
+	}
+}
+
 func TestParseZeroLimitsUseDefaults(t *testing.T) {
 	deep := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"a":` +
 		strings.Repeat("[", DefaultMaxDepth) + strings.Repeat("]", DefaultMaxDepth) + `}}}`

@@ -18,6 +18,8 @@ type parser struct {
 	pos      int
 	depth    int
 	maxDepth int
+	// numbers counts the number literals read, bounded by maxNumbers.
+	numbers, maxNumbers int
 	// arena holds unescaped member names (and, briefly, unescaped strings).
 	arena []byte
 	// keys are the member names of the objects being read, innermost last.
@@ -49,6 +51,7 @@ var parserPool = sync.Pool{New: func() any { return new(parser) }}
 func getParser(data []byte, maxDepth int) *parser {
 	p := parserPool.Get().(*parser)
 	p.data, p.pos, p.depth, p.maxDepth, p.bad, p.str = data, 0, 0, maxDepth, nil, ""
+	p.numbers, p.maxNumbers = 0, DefaultMaxNumbers
 	p.arena, p.keys = p.arena[:0], p.keys[:0]
 	return p
 }
@@ -367,8 +370,13 @@ const (
 	MaxExponent = 400
 )
 
-// checkNumber records a violation for a number literal out of bounds.
+// checkNumber records a violation for a number literal out of bounds, or
+// one too many.
 func (p *parser) checkNumber(lit []byte) {
+	if p.numbers++; p.numbers > p.maxNumbers {
+		p.violate(CodeInvalidRequest, msgNumber, fmt.Sprintf("more than %d numbers", p.maxNumbers))
+		return
+	}
 	if len(lit) > MaxNumberBytes {
 		p.violate(CodeInvalidRequest, msgNumber, fmt.Sprintf("number literal of %d bytes", len(lit)))
 		return

@@ -71,6 +71,9 @@ func TestCheckDenialTable(t *testing.T) {
 			want: want{status: 401, reason: "dpop_required", challenge: `DPoP error="invalid_token", error_description="DPoP-bound token required", algs="ES256 RS256"`}},
 		{name: "invalid arguments code from policy", dec: &fakeDecider{d: policy.Decision{Reason: "invalid_arguments", RPCError: &policy.RPCError{Code: -32602, Message: "Invalid params"}}}, want: want{status: 200, reason: "invalid_arguments", rpcCode: -32602, id: "7"}},
 		{name: "not JSON", spec: func(s *reqSpec) { s.body = `{"jsonrpc":` }, want: want{status: 400, reason: "parse_error", rpcCode: -32700, id: "null"}},
+		{name: "tools/call without a string name", spec: func(s *reqSpec) {
+			s.body = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":42}}`
+		}, want: want{status: 400, reason: "invalid_params", rpcCode: -32602, id: "7"}},
 		{name: "batch", spec: func(s *reqSpec) { s.body = `[` + toolCall + `]` }, want: want{status: 400, reason: "invalid_request", rpcCode: -32600}},
 		{name: "duplicate member", spec: func(s *reqSpec) {
 			s.body = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search_issues","name":"delete_repo"}}`

@@ -155,3 +155,24 @@ func TestCheckDestinationPrincipal(t *testing.T) {
 	resp, _ = s.Check(context.Background(), req)
 	assertDeny(t, viewDenied(t, resp), want{status: 401, reason: "token_invalid", challenge: `resource_metadata="https://wiki.example.test/.well-known/oauth-protected-resource/mcp"`})
 }
+
+// panicDecider panics, as a buggy policy hook might.
+type panicDecider struct{}
+
+func (panicDecider) Decide(context.Context, *policy.Input) (policy.Decision, error) { panic("boom") }
+
+// TestCheckNeverPanics: a nil request and a panic inside the pipeline are
+// both answered with a deny, never a gRPC error or a crash; the panic's 503
+// echoes the request id.
+func TestCheckNeverPanics(t *testing.T) {
+	s := newTestServer(t, panicDecider{}, nil)
+	resp, err := s.Check(context.Background(), nil)
+	if err != nil || resp.GetDeniedResponse() == nil {
+		t.Errorf("Check(nil) = %v, %v; want a denied_response", resp, err)
+	}
+	resp, err = s.Check(context.Background(), baseSpec(mint(t, nil)).build())
+	if err != nil {
+		t.Fatalf("Check with a panicking decider returned a gRPC error %v", err)
+	}
+	assertDeny(t, viewDenied(t, resp), want{status: 503, reason: "internal_error", rpcCode: -32603, id: "7"})
+}

@@ -99,7 +99,7 @@ func New(opts Options, ident Verifier, decider Decider) *Server {
 // failure, including a panic, is a deny in the response's status.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {
 	start := s.opts.Clock()
-	v := newView(req)
+	v := &view{} // replaced below; the deferred recover must cover newView too
 	var o outcome
 	defer func() {
 		if r := recover(); r != nil {
@@ -108,6 +108,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 		}
 		s.observe(v, o, start)
 	}()
+	v = newView(req)
 	select {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()

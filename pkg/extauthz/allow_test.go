@@ -16,7 +16,7 @@ import (
 func TestCheckAllowHeaders(t *testing.T) {
 	dec := &fakeDecider{d: policy.Decision{Allow: true, Reason: "allowed",
 		UpstreamHeaders: map[string]string{"x-mcp-authz-sub": "alice"},
-		ResponseHeaders: map[string]string{"x-trace": "t1"},
+		ResponseHeaders: map[string]string{"x_trace": "t1"}, // any RFC 9110 token, as the policy decoder accepts
 		DynamicMetadata: map[string]any{"tool_id": "issues/search_issues"}}}
 	s := newTestServer(t, dec, nil)
 	spec := baseSpec(mint(t, nil))
@@ -37,8 +37,8 @@ func TestCheckAllowHeaders(t *testing.T) {
 	if diff := cmp.Diff([]string{"x-mcp-authz-roles"}, ok.GetHeadersToRemove()); diff != "" {
 		t.Errorf("headers_to_remove (-want +got):\n%s", diff)
 	}
-	if got := ok.GetResponseHeadersToAdd(); len(got) != 1 || got[0].GetHeader().GetKey() != "x-trace" {
-		t.Errorf("response_headers_to_add = %v; want x-trace", got)
+	if got := ok.GetResponseHeadersToAdd(); len(got) != 1 || got[0].GetHeader().GetKey() != "x_trace" {
+		t.Errorf("response_headers_to_add = %v; want x_trace", got)
 	}
 	if got := resp.GetDynamicMetadata().GetFields()["tool_id"].GetStringValue(); got != "issues/search_issues" {
 		t.Errorf("dynamic_metadata.tool_id = %q", got)

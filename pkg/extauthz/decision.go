@@ -2,7 +2,6 @@ package extauthz
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -53,9 +52,6 @@ func inputHeaders(v *view) map[string]string {
 	return out
 }
 
-// headerName is what a policy may name in upstream or response headers.
-var headerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,127}$`)
-
 // fromDecision turns a policy decision into an outcome.
 func (s *Server) fromDecision(d policy.Decision, msg *mcp.Message, h hop.Hop) outcome {
 	if err := checkDecisionHeaders(d); err != nil {
@@ -92,10 +88,12 @@ func (s *Server) fromDecision(d policy.Decision, msg *mcp.Message, h hop.Hop) ou
 	return o
 }
 
+// checkDecisionHeaders applies the policy decoder's header rule at the
+// boundary that writes headers to Envoy, for any Decider.
 func checkDecisionHeaders(d policy.Decision) error {
 	for _, m := range []map[string]string{d.UpstreamHeaders, d.ResponseHeaders} {
 		for k, v := range m {
-			if !headerName.MatchString(k) || k == "host" || strings.ContainsAny(v, "\r\n\x00") {
+			if !policy.ValidHeaderName(k) || !policy.ValidHeaderValue(v) {
 				return fmt.Errorf("policy set an invalid header %q", k)
 			}
 		}

@@ -99,6 +99,7 @@ func TestCheckDenialTable(t *testing.T) {
 		{name: "GET in the stateless revision", spec: func(s *reqSpec) { s.method, s.body = "GET", ""; s.headers["mcp-protocol-version"] = "2026-07-28" }, want: want{status: 405, reason: "method_not_allowed"}},
 		{name: "GET without protocol version", spec: func(s *reqSpec) { s.method, s.body = "GET", ""; delete(s.headers, "mcp-protocol-version") }, want: want{status: 400, reason: "unsupported_protocol_version", rpcCode: -32022, id: "null"}},
 		{name: "policy sets an invalid header", dec: &fakeDecider{d: policy.Decision{Allow: true, Reason: "allowed", UpstreamHeaders: map[string]string{"x-a": "1\r\nx-b: 2"}}}, want: want{status: 503, reason: "policy_error", rpcCode: -32603, id: "7"}},
+		{name: "policy sets the host header", dec: &fakeDecider{d: policy.Decision{Allow: true, Reason: "allowed", UpstreamHeaders: map[string]string{"host": "evil.test"}}}, want: want{status: 503, reason: "policy_error", rpcCode: -32603, id: "7"}},
 		{name: "deny that claims 200 without a body is 403", spec: func(s *reqSpec) { s.body = `{"jsonrpc":"2.0","method":"notifications/initialized"}` },
 			dec: &fakeDecider{d: policy.Decision{Reason: "denied", HTTPStatus: 200}}, want: want{status: 403, reason: "denied"}},
 	}

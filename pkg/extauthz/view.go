@@ -9,6 +9,8 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/mcp-authz/mcp-authz/pkg/hop"
 )
 
 // maxCertBytes bounds the URL-encoded peer certificate we parse.
@@ -32,12 +34,7 @@ type view struct {
 // pathOnly is the path without its query string: a query may carry
 // credentials (?access_token=), and MCP does not use it, so it never
 // reaches logs or the policy input.
-func (v *view) pathOnly() string {
-	if i := strings.IndexByte(v.path, '?'); i >= 0 {
-		return v.path[:i]
-	}
-	return v.path
-}
+func (v *view) pathOnly() string { return hop.PathOnly(v.path) }
 
 // newView builds the view. It never fails: every check happens later on the
 // view, so each has one place and one reason.

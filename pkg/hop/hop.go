@@ -68,7 +68,7 @@ func New(hops []Hop) *Table {
 // pinned to no destination are. So a request reaching a pinned workload can
 // never resolve to another workload's hop, whatever Host it sends.
 func (t *Table) Resolve(host, path string, ctxExt map[string]string, dest string) (Hop, bool) {
-	p := pathOnly(path)
+	p := PathOnly(path)
 	if !t.pins[dest] {
 		dest = ""
 	}
@@ -107,7 +107,8 @@ func (t *Table) Default() Hop {
 // Hops returns a copy of the configured hops.
 func (t *Table) Hops() []Hop { return append([]Hop(nil), t.hops...) }
 
-func pathOnly(p string) string {
+// PathOnly returns p without its query string.
+func PathOnly(p string) string {
 	if i := strings.IndexByte(p, '?'); i >= 0 {
 		return p[:i]
 	}

@@ -194,6 +194,7 @@ func TestDecidePolicyError(t *testing.T) {
 		{"challenge newline", `decision := {"allow": false, "reason": "x", "challenge": {"error": "e", "scope": "a\nb"}}`},
 		{"header upper case", `decision := {"allow": true, "reason": "x", "upstream_headers": {"X-User": "a"}}`},
 		{"header pseudo", `decision := {"allow": true, "reason": "x", "upstream_headers": {":path": "/admin"}}`},
+		{"header host", `decision := {"allow": true, "reason": "x", "upstream_headers": {"host": "evil.test"}}`},
 		{"header CRLF", `decision := {"allow": true, "reason": "x", "response_headers": {"x-a": "a\r\nx-b: b"}}`},
 		{"header value number", `decision := {"allow": true, "reason": "x", "response_headers": {"x-a": 1}}`},
 		{"metadata not object", `decision := {"allow": true, "reason": "x", "dynamic_metadata": [1]}`},

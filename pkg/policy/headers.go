@@ -20,14 +20,14 @@ func asHeaders(v ast.Value) (map[string]string, error) {
 	out := make(map[string]string, obj.Len())
 	err := obj.Iter(func(k, val *ast.Term) error {
 		name, ok := k.Value.(ast.String)
-		if !ok || !isHeaderName(string(name)) {
-			return fmt.Errorf("key %v is not a lower-case header name", k)
+		if !ok || !ValidHeaderName(string(name)) {
+			return fmt.Errorf("key %v is not a lower-case header name mcp-authz may set", k)
 		}
 		value, err := asString(val.Value, maxHeaderValueLen)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		if !isHeaderValue(value) {
+		if !ValidHeaderValue(value) {
 			return fmt.Errorf("%s: value has control characters", name)
 		}
 		out[string(name)] = value
@@ -37,6 +37,14 @@ func asHeaders(v ast.Value) (map[string]string, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// ValidHeaderName reports whether a decision may name header s in
+// upstream_headers or response_headers: a non-empty lower-case RFC 9110
+// token (so no pseudo-header), and not host, which would reroute the
+// request. The decoder and the ext_authz response builder share this rule.
+func ValidHeaderName(s string) bool {
+	return isHeaderName(s) && s != "host"
 }
 
 // isHeaderName reports whether s is a non-empty lower-case token (tchar).
@@ -62,8 +70,9 @@ func isTokenSymbol(c byte) bool {
 	return false
 }
 
-// isHeaderValue refuses CTLs (except HTAB) and DEL.
-func isHeaderValue(s string) bool {
+// ValidHeaderValue refuses CTLs (except HTAB) and DEL, so a value cannot
+// split a header.
+func ValidHeaderValue(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if (c < 0x20 && c != '\t') || c == 0x7f {

@@ -75,7 +75,7 @@ func FuzzDecodeDecision(f *testing.F) {
 		}
 		for _, hs := range []map[string]string{d.UpstreamHeaders, d.ResponseHeaders} {
 			for k, val := range hs {
-				if !isHeaderName(k) || !isHeaderValue(val) {
+				if !ValidHeaderName(k) || !ValidHeaderValue(val) {
 					t.Errorf("decodeDecision(%s) header %q: %q is unsafe", doc, k, val)
 				}
 			}

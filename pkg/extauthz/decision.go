@@ -29,7 +29,7 @@ func (s *Server) input(v *view, h hop.Hop, msg *mcp.Message, rev mcp.Revision, p
 			Subject: p.Subject, Issuer: p.Issuer, Audience: p.Audience, Scopes: p.Scopes, Roles: p.Roles,
 			ClientID: p.ClientID, TokenType: p.TokenType, Claims: p.Claims,
 		},
-		Workload: policy.Workload{Principal: v.principal, URISANs: v.uriSANs()},
+		Workload: policy.Workload{Principal: v.principal, URISANs: s.sans.uriSANs(v.cert)},
 		Resource: policy.Resource{ID: h.Resource, Server: h.Server},
 		Request:  policy.Request{ID: v.requestID, Time: s.opts.Clock().UTC().Format(time.RFC3339Nano)},
 	}

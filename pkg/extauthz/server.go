@@ -69,6 +69,7 @@ type Server struct {
 	origins   map[string]struct{}
 	supported []string
 	slots     chan struct{}
+	sans      sanCache
 }
 
 var _ authv3.AuthorizationServer = (*Server)(nil)
@@ -85,7 +86,7 @@ func New(opts Options, ident Verifier, decider Decider) *Server {
 		opts.MaxInFlight = 4096
 	}
 	s := &Server{opts: opts, ident: ident, decider: decider, origins: map[string]struct{}{},
-		slots: make(chan struct{}, opts.MaxInFlight)}
+		slots: make(chan struct{}, opts.MaxInFlight), sans: newSANCache()}
 	for _, o := range opts.AllowedOrigins {
 		s.origins[strings.ToLower(o)] = struct{}{}
 	}

@@ -10,6 +10,8 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/mcp-authz/mcp-authz/pkg/hop"
 )
 
@@ -115,13 +117,37 @@ func (v *view) first(name string) string {
 // Values implements mcp.Headers.
 func (v *view) Values(name string) []string { return v.headers[name] }
 
+// peerCertCacheSize bounds the parsed peer certificates kept: callers are
+// a mesh's workloads, few and long-lived, so the same certificate arrives
+// on every request and need not be decoded and parsed each time.
+const peerCertCacheSize = 1024
+
+// sanCache maps a peer certificate as Envoy sent it to its URI SANs.
+type sanCache struct{ lru *lru.Cache[string, []string] }
+
+func newSANCache() sanCache {
+	c, _ := lru.New[string, []string](peerCertCacheSize) // only fails for a size <= 0
+	return sanCache{lru: c}
+}
+
 // uriSANs returns the URI SANs of the peer certificate Envoy sent
-// (include_peer_certificate: a URL-encoded PEM), or nil.
-func (v *view) uriSANs() []string {
-	if v.cert == "" || len(v.cert) > maxCertBytes {
+// (include_peer_certificate: a URL-encoded PEM), or nil. The result is
+// shared: callers must not modify it.
+func (c sanCache) uriSANs(cert string) []string {
+	if cert == "" || len(cert) > maxCertBytes {
 		return nil
 	}
-	s, err := url.QueryUnescape(v.cert)
+	if sans, ok := c.lru.Get(cert); ok {
+		return sans
+	}
+	sans := parseURISANs(cert)
+	c.lru.Add(cert, sans)
+	return sans
+}
+
+// parseURISANs decodes and parses the certificate; nil when it is not one.
+func parseURISANs(cert string) []string {
+	s, err := url.QueryUnescape(cert)
 	if err != nil {
 		return nil
 	}

@@ -38,7 +38,8 @@ type Config struct {
 	// Authz is the ext_authz gRPC service (required).
 	Authz authv3.AuthorizationClient
 	// Upstream is the cluster the gate forwards allowed requests to
-	// (required). The client's :authority is kept, as Envoy's router does.
+	// (required): only its scheme and host:port are used. The client's path
+	// and :authority are kept, as Envoy's router does.
 	Upstream *url.URL
 	// Body is with_request_body; nil means the body is not sent.
 	Body *BodySettings

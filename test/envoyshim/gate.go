@@ -207,10 +207,11 @@ func (g *Gate) authzError(w http.ResponseWriter, ex *exchange) bool {
 	return false
 }
 
-// rewrite points the outgoing request at the upstream, keeping the
-// client's :authority as Envoy's router does (no host rewrite).
+// rewrite points the outgoing request at the upstream cluster, keeping the
+// client's path and :authority as Envoy's router does (no prefix or host
+// rewrite).
 func (g *Gate) rewrite(pr *httputil.ProxyRequest) {
-	pr.SetURL(g.cfg.Upstream)
+	pr.Out.URL.Scheme, pr.Out.URL.Host = g.cfg.Upstream.Scheme, g.cfg.Upstream.Host
 	pr.Out.Host = pr.In.Host
 	// ReverseProxy strips X-Forwarded-*; Envoy forwards the x-forwarded-proto
 	// its connection manager set.

@@ -62,8 +62,9 @@ reason := "audience_mismatch" if {
 # title: Tool reason
 # description: >-
 #   The first failing check of a tools/call: registered, the tool's DPoP
-#   requirement, the tool's workloads, manifest approved, not drifted, tenant,
-#   role, scopes, arguments.
+#   requirement, the tool's workloads, manifest approved, not drifted (a live
+#   definition advertising a wrong contentHash is content_hash_mismatch),
+#   tenant, role, scopes, arguments.
 tool_reason := "tool_not_registered" if {
 	not tools.registered
 } else := "dpop_required" if {
@@ -72,6 +73,8 @@ tool_reason := "tool_not_registered" if {
 	not workloads.tool_allowed
 } else := "manifest_not_approved" if {
 	not manifest.approved
+} else := "content_hash_mismatch" if {
+	manifest.content_hash_mismatch
 } else := "manifest_drift" if {
 	manifest.drifted
 } else := "tenant_mismatch" if {

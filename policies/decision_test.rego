@@ -387,3 +387,8 @@ test_deny_tool_identity_checks_order if {
 	no_role := {"principal": {"roles": ["support"]}}
 	denied(decide_bound(object.union(bound_call, no_role), settings), "tool_not_allowed")
 }
+
+test_deny_content_hash_mismatch if {
+	denied(patched({"tool": {"drifted": true, "drift_reason": "content_hash_mismatch"}}), "content_hash_mismatch")
+	denied(patched({"tool": {"drifted": true, "drift_reason": "changed"}}), "manifest_drift")
+}

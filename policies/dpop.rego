@@ -4,11 +4,13 @@
 #   Proof-of-possession requirements (RFC 9449). A token whose issuer is listed
 #   in data.mcp.settings.dpop_required_issuers must be presented as a DPoP-bound
 #   token on every request; a tool whose registry entry sets require_dpop must
-#   be called with one. Go has already verified the DPoP proof and reports how
+#   be called with one, and so must every destructive tool (by its pinned
+#   annotations) when data.mcp.settings.destructive_tools.require_dpop is true. Go has already verified the DPoP proof and reports how
 #   the token was presented in input.principal.token_type ("Bearer" or "DPoP").
 #   Nothing is required by default.
 package mcp.authz.dpop
 
+import data.mcp.authz.annotations
 import data.mcp.authz.tools
 
 # METADATA
@@ -44,8 +46,16 @@ issuer_allowed if bound
 
 # METADATA
 # title: Tool requires DPoP
-# description: True when the called tool's registry entry sets require_dpop to true.
+# description: >-
+#   True when the called tool's registry entry sets require_dpop to true, or
+#   the tool is destructive and destructive_tools.require_dpop is true.
+# scope: document
 tool_required if tools.entry.require_dpop == true
+
+tool_required if {
+	annotations.destructive
+	data.mcp.settings.destructive_tools.require_dpop == true
+}
 
 # METADATA
 # title: Tool requirement met

@@ -57,3 +57,24 @@ test_deny_drifted_manifest if {
 test_deny_drift_verdict_missing if {
 	manifest.drifted with input as call("search_issues", {})
 }
+
+test_allow_approved_content_hash_present if {
+	manifest.approved with input as call("search_issues", {"approved": true})
+		with data.mcp.servers as {"issues": {"resource": "r", "tools": {"search_issues": {
+			"content_hash": "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+			"manifest": {"name": "search_issues"},
+		}}}}
+}
+
+test_deny_approved_with_malformed_content_hash if {
+	not manifest.approved with input as call("search_issues", {"approved": true})
+		with data.mcp.servers as {"issues": {"resource": "r", "tools": {"search_issues": {
+			"content_hash": "sha256-AAAA",
+			"manifest": {"name": "search_issues"},
+		}}}}
+}
+
+test_deny_content_hash_mismatch if {
+	manifest.content_hash_mismatch with input as call("search_issues", {"drifted": true, "drift_reason": "content_hash_mismatch"})
+	not manifest.content_hash_mismatch with input as call("search_issues", {"drifted": true, "drift_reason": "changed"})
+}

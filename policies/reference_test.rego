@@ -77,9 +77,13 @@ reference_kind(method) := "request" if not startswith(method, "notifications/")
 reference_verdict(tool) := {
 	"id": concat("/", ["issues", tool]),
 	"registered": tool in object.keys(reference_registry.tools),
-	"approved": is_string(object.get(reference_registry.tools, [tool, "sha256"], null)),
+	"approved": is_string(object.get(reference_registry.tools, [tool, "content_hash"], null)),
 	"drifted": false,
 	"arguments_valid": true,
+	"annotations": {hint: value |
+		some hint, value in object.get(reference_registry.tools, [tool, "manifest", "annotations"], {})
+		is_boolean(value)
+	},
 }
 
 reference_call(user, tool) := object.union(reference_message(user, "tools/call"), {
@@ -95,7 +99,8 @@ test_allow_reference_registry_is_the_nine_tools if {
 	object.keys(reference_registry.tools) == reference_nine
 	every name, tool in reference_registry.tools {
 		tool.manifest.name == name
-		regex.match(`^[0-9a-f]{64}$`, tool.sha256)
+		regex.match(`^sha256-[A-Za-z0-9_-]{43}$`, tool.content_hash)
+		not tool.sha256
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/mcp-authz/mcp-authz/pkg/registry"
@@ -93,6 +95,7 @@ func verify(f registryFlags, live map[string]map[string]any, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
+	printContentHashes(stdout, f.server, live)
 	changes := registry.Diff(f.server, pinned, live)
 	if len(changes) == 0 {
 		fmt.Fprintf(stdout, "%s: %d tools match the pinned manifests\n", f.server, len(live))
@@ -100,6 +103,21 @@ func verify(f registryFlags, live map[string]map[string]any, stdout io.Writer) e
 	}
 	printChanges(stdout, changes)
 	return exitCode(1)
+}
+
+// printContentHashes prints the SEP-3140 content hash of every live tool,
+// the form a pin's content_hash takes, one "server/tool content_hash h" line
+// each, sorted.
+func printContentHashes(w io.Writer, server string, live map[string]map[string]any) {
+	for _, name := range slices.Sorted(maps.Keys(live)) {
+		h, err := registry.ContentHash(live[name])
+		if err != nil {
+			h = "(unhashable)"
+		} else if bad, _ := registry.AdvertisedMismatch(live[name]); bad {
+			h += " (" + registry.DriftContentHashMismatch + ": the tool advertises another contentHash)"
+		}
+		fmt.Fprintf(w, "%s/%s content_hash %s\n", server, name, h)
+	}
 }
 
 func printChanges(w io.Writer, changes []registry.Change) {

@@ -109,8 +109,10 @@ func (s *snapshot) enrich(in *Input, drift registry.DriftSource) error {
 		Registered:     v.Registered,
 		Approved:       v.Approved,
 		Drifted:        v.Drifted,
+		DriftReason:    v.DriftReason,
 		ArgumentsValid: v.ArgumentsValid,
 		ArgumentsError: v.ArgumentsError,
+		Annotations:    v.Annotations,
 	}
 	return nil
 }

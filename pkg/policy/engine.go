@@ -112,6 +112,10 @@ func (e *Engine) Activate(ctx context.Context, b *bundle.Bundle) error {
 	}
 	prev := e.cur.Swap(snap)
 	e.opts.Logger.Info("policy bundle activated", "revision", rev, "previous", prevRevision(prev))
+	if legacy := snap.reg.LegacyPins(); len(legacy) > 0 {
+		e.opts.Logger.Warn("deprecated: registry pins in the hex sha256 form; re-pin to content_hash (registry pin)",
+			"revision", rev, "tools", len(legacy), "first", legacy[0])
+	}
 	return nil
 }
 

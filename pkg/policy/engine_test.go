@@ -1,9 +1,12 @@
 package policy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -440,7 +443,7 @@ func TestDecideEnrichesFromRegistry(t *testing.T) {
 		{"tools/call not registered", toolsCall("nope", "admin"), Options{}, "issues",
 			&Tool{ID: "issues/nope"}, "tool_not_registered"},
 		{"tools/call drifted", toolsCall("search_issues", "analyst"), Options{Drift: driftAll{}}, "issues",
-			&Tool{ID: "issues/search_issues", Registered: true, Approved: true, Drifted: true, ArgumentsValid: true}, "allowed"},
+			&Tool{ID: "issues/search_issues", Registered: true, Approved: true, Drifted: true, DriftReason: "changed", ArgumentsValid: true}, "allowed"},
 		{"not a tool call", minimalInput(), Options{}, "", nil, "allowed"},
 	}
 	for _, tc := range tests {
@@ -517,4 +520,41 @@ func BenchmarkDecide(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestActivateLogsLegacyPinsOnce: a bundle pinned with the deprecated hex
+// sha256 still activates, with exactly one deprecation line in the log.
+func TestActivateLogsLegacyPinsOnce(t *testing.T) {
+	var buf bytes.Buffer
+	e := testdataEngine(t, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if !e.Ready() {
+		t.Fatal("legacy-pinned bundle did not activate")
+	}
+	if n := strings.Count(buf.String(), "deprecated: registry pins in the hex sha256 form"); n != 1 {
+		t.Errorf("log has %d deprecation lines; want 1:\n%s", n, buf.String())
+	}
+}
+
+// TestDecideAnnotationsFromPin: input.tool.annotations are the pinned
+// manifest's boolean hints.
+func TestDecideAnnotationsFromPin(t *testing.T) {
+	e := policyDirEngine(t)
+	in := toolsCall("delete_repo", "admin")
+	if _, err := e.Decide(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"readOnlyHint": false, "destructiveHint": true}
+	if in.Tool == nil || !maps.Equal(in.Tool.Annotations, want) {
+		t.Errorf("Tool.Annotations = %v; want %v", in.Tool, want)
+	}
+}
+
+// policyDirEngine activates the default policies/ directory.
+func policyDirEngine(t testing.TB) *Engine {
+	t.Helper()
+	b, err := LoadBundleDir("../../policies")
+	if err != nil {
+		t.Fatalf("LoadBundleDir(policies): %v", err)
+	}
+	return newEngine(t, Options{}, b)
 }

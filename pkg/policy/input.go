@@ -118,10 +118,20 @@ type Tool struct {
 	Approved bool `json:"approved"`
 	// Drifted is true when drift watch saw a live manifest that differs.
 	Drifted bool `json:"drifted"`
+	// DriftReason says why when Drifted: "changed", "removed",
+	// "unverified" (never listed yet) or "content_hash_mismatch" (the live
+	// definition advertises a contentHash that is not its own).
+	DriftReason string `json:"drift_reason,omitempty"`
 	// ArgumentsValid is true when the arguments match the approved schema.
 	ArgumentsValid bool `json:"arguments_valid"`
 	// ArgumentsError names the failing JSON path when they do not (never the value).
 	ArgumentsError string `json:"arguments_error,omitempty"`
+	// Annotations are the MCP tool annotation hints (readOnlyHint,
+	// destructiveHint, idempotentHint, openWorldHint) of the approved,
+	// pinned manifest: only those it sets to a boolean, and only for an
+	// approved tool. Never from the request or a live tools/list, so a
+	// server cannot relabel a destructive tool as read-only.
+	Annotations map[string]bool `json:"annotations,omitempty"`
 }
 
 // Request carries request-level facts.

@@ -27,7 +27,7 @@ var (
 	kTokenType, kClaims, kURISANs      = key("token_type"), key("claims"), key("uri_sans")
 	kServer, kRegistered, kApproved    = key("server"), key("registered"), key("approved")
 	kDrifted, kArgsValid, kArgsError   = key("drifted"), key("arguments_valid"), key("arguments_error")
-	kTime                              = key("time")
+	kTime, kDriftReason, kAnnotations  = key("time"), key("drift_reason"), key("annotations")
 	nullTerm                           = ast.NullTerm()
 )
 
@@ -118,6 +118,14 @@ func toolValue(t *Tool) ast.Value {
 	obj.Insert(kDrifted, ast.InternedTerm(t.Drifted))
 	obj.Insert(kArgsValid, ast.InternedTerm(t.ArgumentsValid))
 	optString(obj, kArgsError, t.ArgumentsError)
+	optString(obj, kDriftReason, t.DriftReason)
+	if len(t.Annotations) > 0 {
+		hints := ast.NewObjectWithCapacity(len(t.Annotations))
+		for k, v := range t.Annotations {
+			hints.Insert(key(k), ast.InternedTerm(v))
+		}
+		obj.Insert(kAnnotations, ast.NewTerm(hints))
+	}
 	return obj
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the sha256 values of the default registry file")
+var update = flag.Bool("update", false, "rewrite the content_hash values of the default registry file")
 
 // defaultFile is the default bundle's registry of server "issues".
 const defaultFile = "../../policies/mcp/servers/issues/data.json"
@@ -23,8 +23,9 @@ func loadDefault(t testing.TB) *Registry {
 	return mustLoad(t, map[string]any{"servers": map[string]any{"issues": decode(t, string(b))}})
 }
 
-// TestDefaultRegistryHashes: every stored sha256 is Hash(manifest). With
-// -update it recomputes them instead.
+// TestDefaultRegistryHashes: every stored content_hash is
+// ContentHash(manifest) and no tool still carries the deprecated hex sha256.
+// With -update it recomputes them (and drops sha256) instead.
 func TestDefaultRegistryHashes(t *testing.T) {
 	sd, err := ReadServerFile(defaultFile)
 	if err != nil {
@@ -32,7 +33,8 @@ func TestDefaultRegistryHashes(t *testing.T) {
 	}
 	if *update {
 		for name, e := range sd.Tools {
-			if e.SHA256, err = Hash(e.Manifest); err != nil {
+			e.SHA256 = ""
+			if e.ContentHash, err = ContentHash(e.Manifest); err != nil {
 				t.Fatal(err)
 			}
 			sd.Tools[name] = e
@@ -52,8 +54,8 @@ func TestDefaultRegistryHashes(t *testing.T) {
 			t.Errorf("default registry lacks %s", name)
 			continue
 		}
-		if h, err := Hash(e.Manifest); err != nil || h != e.SHA256 {
-			t.Errorf("Hash(%s manifest) = %s, %v; stored %s", name, h, err, e.SHA256)
+		if h, err := ContentHash(e.Manifest); err != nil || h != e.ContentHash || e.SHA256 != "" {
+			t.Errorf("ContentHash(%s manifest) = %s, %v; stored %s (sha256 %q; want none)", name, h, err, e.ContentHash, e.SHA256)
 		}
 		if len(e.Scopes) != 1 || e.Scopes[0] != "mcp:tools" {
 			t.Errorf("%s scopes = %v; want [mcp:tools]", name, e.Scopes)

@@ -26,7 +26,8 @@ const (
 	// SchemaChanged: inputSchema or outputSchema differs.
 	SchemaChanged ChangeKind = "schema_changed"
 	// Changed: another part of the definition differs (title, annotations,
-	// _meta, ...), or the stored sha256 does not match its manifest.
+	// _meta, ...), the stored content_hash or sha256 does not match its
+	// manifest, or the live definition's own contentHash is wrong.
 	Changed ChangeKind = "changed"
 )
 
@@ -95,8 +96,17 @@ func toolChanges(server, name string, p PinnedTool, live map[string]any) []Chang
 	mk := func(k ChangeKind, detail string) {
 		out = append(out, Change{Server: server, Tool: name, Kind: k, Detail: detail})
 	}
-	if h, err := Hash(p.Manifest); err != nil || h != p.SHA256 {
+	if h, err := ContentHash(p.Manifest); p.ContentHash != "" && (err != nil || h != p.ContentHash) {
+		mk(Changed, "stored content_hash does not match the pinned manifest")
+	}
+	if h, err := Hash(p.Manifest); p.SHA256 != "" && (err != nil || h != p.SHA256) {
 		mk(Changed, "stored sha256 does not match the pinned manifest")
+	}
+	if p.ContentHash == "" && p.SHA256 == "" {
+		mk(Changed, "not approved: no content_hash")
+	}
+	if bad, _ := AdvertisedMismatch(live); bad {
+		mk(Changed, DriftContentHashMismatch+": the live definition's contentHash is not its content hash")
 	}
 	if sameJSON(p.Manifest, live) {
 		return out

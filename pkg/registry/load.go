@@ -41,10 +41,11 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // Load builds a Registry from a bundle's data.mcp value (the "servers"
 // member is read; other members are the policy's). Every tool that carries
-// a sha256 must carry the manifest it hashes: a mismatch, a manifest whose
-// name is not the tool's key, or an inputSchema that does not compile
-// refuses the whole bundle. A tool without sha256 is registered but not
-// approved. All problems are returned together (errors.Join), each naming
+// a content_hash (or the deprecated hex sha256) must carry the manifest it
+// hashes: a mismatch, both pins present and naming different digests, a
+// manifest whose name is not the tool's key, a manifest whose own
+// contentHash is wrong, or an inputSchema that does not compile refuses the
+// whole bundle. A tool without either is registered but not approved. All problems are returned together (errors.Join), each naming
 // its path, e.g. "servers.issues.tools.get_issue.sha256: ...".
 func Load(mcpData map[string]any, opts Options) (*Registry, error) {
 	opts = opts.withDefaults()
@@ -124,23 +125,21 @@ func loadTool(path, server, name string, raw any, opts Options) (*toolEntry, err
 	if err := checkScopes(obj["scopes"]); err != nil {
 		return nil, fmt.Errorf("%s.scopes: %w", path, err)
 	}
-	sha, has := obj["sha256"]
-	if !has {
-		return &toolEntry{}, nil
+	want, legacy, err := pinnedHash(obj)
+	if err != nil {
+		return nil, fmt.Errorf("%s.%w", path, err)
 	}
-	want, ok := sha.(string)
-	if !ok || !sha256Hex.MatchString(want) {
-		return nil, fmt.Errorf("%s.sha256: want 64 lower-case hex digits", path)
+	if want == "" {
+		return &toolEntry{}, nil
 	}
 	manifest, ok := obj["manifest"].(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s.manifest: a tool with sha256 needs its manifest object", path)
+		return nil, fmt.Errorf("%s.manifest: an approved tool needs its manifest object", path)
 	}
-	if err := verifyManifest(name, want, manifest); err != nil {
+	if err := verifyManifest(name, want, legacy, manifest); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	t := &toolEntry{hash: want}
-	var err error
+	t := &toolEntry{hash: want, legacy: legacy != "", annotations: trustedAnnotations(manifest["annotations"])}
 	if t.schema, err = compileSchema(server+"/"+name, manifest["inputSchema"], opts.MaxSchemaBytes); err != nil {
 		return nil, fmt.Errorf("%s.manifest.inputSchema: %w", path, err)
 	}
@@ -151,17 +150,58 @@ func loadTool(path, server, name string, raw any, opts Options) (*toolEntry, err
 	return t, nil
 }
 
-// verifyManifest checks the manifest against its key and approved hash.
-func verifyManifest(name, want string, manifest map[string]any) error {
+// pinnedHash reads a tool's approval: content_hash (SEP-3140 form) and the
+// deprecated hex sha256. It returns the approved content hash ("" when the
+// tool is not approved) and the legacy hex when one is present. When both
+// are present they must name the same digest.
+func pinnedHash(obj map[string]any) (want, legacy string, err error) {
+	rawCH, hasCH := obj["content_hash"]
+	rawSHA, hasSHA := obj["sha256"]
+	if hasSHA {
+		if legacy, _ = rawSHA.(string); !sha256Hex.MatchString(legacy) {
+			return "", "", errors.New("sha256: want 64 lower-case hex digits")
+		}
+		want, _ = ContentHashFromHex(legacy)
+	}
+	if hasCH {
+		ch, _ := rawCH.(string)
+		if !ValidContentHash(ch) {
+			return "", "", errors.New(`content_hash: want "sha256-" and 43 base64url characters`)
+		}
+		if hasSHA && ch != want {
+			return "", "", fmt.Errorf("content_hash: %s and sha256 %s disagree", ch, legacy)
+		}
+		want = ch
+	}
+	return want, legacy, nil
+}
+
+// verifyManifest checks the manifest against its key and approved hash:
+// the content hash of the definition, the legacy hex over the whole
+// definition when one is pinned, and the definition's own contentHash
+// when it carries one.
+func verifyManifest(name, want, legacy string, manifest map[string]any) error {
 	if got, _ := manifest["name"].(string); got != name {
 		return fmt.Errorf("manifest.name %q is not the tool's key %q", got, name)
 	}
-	got, err := Hash(manifest)
+	if legacy != "" {
+		got, err := Hash(manifest)
+		if err != nil {
+			return fmt.Errorf("manifest: %w", err)
+		}
+		if got != legacy {
+			return fmt.Errorf("sha256 %s does not match the manifest (its hash is %s)", legacy, got)
+		}
+	}
+	got, err := ContentHash(manifest)
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
 	if got != want {
-		return fmt.Errorf("sha256 %s does not match the manifest (its hash is %s)", want, got)
+		return fmt.Errorf("content_hash %s does not match the manifest (its content hash is %s)", want, got)
+	}
+	if claimed, ok := manifest[ContentHashMember]; ok && claimed != got {
+		return fmt.Errorf("manifest.contentHash: content_hash_mismatch: the definition's own hash is not its content hash %s", got)
 	}
 	return nil
 }
@@ -183,4 +223,21 @@ func checkScopes(raw any) error {
 		}
 	}
 	return nil
+}
+
+// trustedAnnotations keeps the AnnotationHints of an approved manifest's
+// annotations that are booleans; anything else is left out, so a policy
+// applies the MCP defaults to it.
+func trustedAnnotations(raw any) map[string]bool {
+	obj, ok := raw.(map[string]any)
+	if !ok {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, hint := range AnnotationHints {
+		if b, ok := obj[hint].(bool); ok {
+			out[hint] = b
+		}
+	}
+	return out
 }

@@ -32,7 +32,13 @@ type ServerData struct {
 
 // PinnedTool is the approval of one tool.
 type PinnedTool struct {
-	// SHA256 is Hash(Manifest); a tool without it is registered, not approved.
+	// ContentHash is ContentHash(Manifest) in the SEP-3140 form
+	// "sha256-<base64url>"; a tool without it (or SHA256) is registered, not
+	// approved.
+	ContentHash string `json:"content_hash,omitempty"`
+	// SHA256 is the deprecated hex pin Hash(Manifest). Files that carry it
+	// still load (it must agree with ContentHash when both are present);
+	// Pin no longer writes it.
 	SHA256 string `json:"sha256,omitempty"`
 	// Scopes are the OAuth scopes a token needs to call the tool.
 	Scopes []string `json:"scopes,omitempty"`
@@ -48,7 +54,7 @@ type PinnedTool struct {
 var defaultScopes = []string{"mcp:tools"}
 
 // Pin approves the live tool definitions of server (from FetchTools): every
-// live tool gets its manifest and sha256, keeping the scopes, require_dpop and
+// live tool gets its manifest and content_hash (the hex sha256 is dropped), keeping the scopes, require_dpop and
 // workloads a reviewer gave it before (a new tool gets ["mcp:tools"]). Tools no longer live are dropped. previous
 // may be nil; resource "" keeps previous.Resource. The changes are those of
 // Diff(server, previous, live), for review.
@@ -69,14 +75,27 @@ func Pin(server, resource string, live map[string]map[string]any, previous *Serv
 			}
 			entry.RequireDPoP, entry.Workloads = p.RequireDPoP, slices.Clone(p.Workloads)
 		}
-		h, err := Hash(live[name])
-		if err != nil {
-			problems = append(problems, Change{Server: server, Tool: name, Kind: Changed, Detail: "left unapproved: " + err.Error()})
-		}
-		entry.SHA256 = h
+		entry.ContentHash, problems = pinHash(server, name, live[name], problems)
 		sd.Tools[name] = entry
 	}
 	return sd, append(Diff(server, previous, live), problems...)
+}
+
+// pinHash returns the content hash to pin for a live definition, or "" (left
+// unapproved, with a Change saying why) when it cannot be hashed or carries
+// a contentHash that is not its own.
+func pinHash(server, name string, def map[string]any, problems []Change) (string, []Change) {
+	unapproved := func(why string) (string, []Change) {
+		return "", append(problems, Change{Server: server, Tool: name, Kind: Changed, Detail: "left unapproved: " + why})
+	}
+	h, err := ContentHash(def)
+	if err != nil {
+		return unapproved(err.Error())
+	}
+	if bad, _ := AdvertisedMismatch(def); bad {
+		return unapproved(DriftContentHashMismatch + ": the definition's contentHash is not its content hash " + h)
+	}
+	return h, problems
 }
 
 func previousTool(previous *ServerData, name string) (PinnedTool, bool) {

@@ -21,23 +21,51 @@ type serverEntry struct {
 	tools    map[string]*toolEntry
 }
 
-// toolEntry is one registered tool. hash is "" when the tool is registered
-// but not approved; schema and headers are set only for approved tools.
+// toolEntry is one registered tool. hash (the approved content hash) is ""
+// when the tool is registered but not approved; schema, headers and
+// annotations are set only for approved tools.
 type toolEntry struct {
-	hash    string
-	schema  *jsonschema.Schema
-	headers []headerBinding
-	names   declaredNames // property names the schema declares, for the case check
+	hash        string
+	legacy      bool            // approved by the deprecated hex sha256
+	annotations map[string]bool // the approved manifest's known hints
+	schema      *jsonschema.Schema
+	headers     []headerBinding
+	names       declaredNames // property names the schema declares, for the case check
 }
 
 // DriftSource reports whether the live definition of an approved tool no
-// longer matches its approved hash. Watcher implements it; a nil DriftSource
-// never reports drift.
+// longer matches its approved content hash. Watcher implements it; a nil
+// DriftSource never reports drift.
 type DriftSource interface {
 	// Drifted reports whether the tool with canonical ID id ("<server>/<tool>")
 	// was last seen live with a hash other than approvedHash, or not at all.
 	Drifted(id, approvedHash string) bool
 }
+
+// DriftExplainer is a DriftSource that also says why a tool drifted. Check
+// uses it when the DriftSource implements it.
+type DriftExplainer interface {
+	// DriftReason returns "" when the tool has not drifted, else one of the
+	// Drift* reasons.
+	DriftReason(id, approvedHash string) string
+}
+
+// Drift reasons, as Verdict.DriftReason and the policy input carry them.
+const (
+	// DriftChanged: the live definition hashes differently from the pin.
+	DriftChanged = "changed"
+	// DriftRemoved: the live server no longer lists the tool.
+	DriftRemoved = "removed"
+	// DriftUnverified: the server is watched but was never listed.
+	DriftUnverified = "unverified"
+	// DriftContentHashMismatch: the live definition carries a contentHash
+	// that is not its own hash (whatever the pin says).
+	DriftContentHashMismatch = "content_hash_mismatch"
+)
+
+// AnnotationHints are the MCP ToolAnnotations hints the registry passes to
+// the policy, taken from the approved manifest only.
+var AnnotationHints = []string{"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
 
 // Verdict is the registry's answer for one tools/call. The policy denies in
 // this order: not Registered (tool_not_registered), not Approved
@@ -52,6 +80,12 @@ type Verdict struct {
 	Approved bool
 	// Drifted is true when the DriftSource saw the live tool differ.
 	Drifted bool
+	// DriftReason says why (one of the Drift* reasons) when Drifted.
+	DriftReason string
+	// Annotations are the hints (AnnotationHints) the approved manifest
+	// sets to a boolean; nil for a tool that is not Approved. They come from
+	// the pin, never from the request or a live tools/list.
+	Annotations map[string]bool
 	// ArgumentsValid is true when the arguments match the approved
 	// inputSchema. It is always false for a tool that is not Approved.
 	ArgumentsValid bool
@@ -90,8 +124,8 @@ func (r *Registry) ServerForResource(resource string) (string, bool) {
 	return s, ok
 }
 
-// ApprovedHashes returns tool name -> approved sha256 for every approved
-// tool of server (nil when the server is unknown).
+// ApprovedHashes returns tool name -> approved content hash for every
+// approved tool of server (nil when the server is unknown).
 func (r *Registry) ApprovedHashes(server string) map[string]string {
 	s := r.server(server)
 	if s == nil {
@@ -103,6 +137,22 @@ func (r *Registry) ApprovedHashes(server string) map[string]string {
 			out[name] = t.hash
 		}
 	}
+	return out
+}
+
+// LegacyPins returns the canonical ids of the tools approved by the
+// deprecated hex sha256 field, sorted, so the caller can log one
+// deprecation line per bundle.
+func (r *Registry) LegacyPins() []string {
+	var out []string
+	for _, server := range r.Servers() {
+		for name, t := range r.servers[server].tools {
+			if t.legacy {
+				out = append(out, server+"/"+name)
+			}
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
@@ -143,6 +193,15 @@ func (r *Registry) Check(server, tool string, args map[string]any, drift DriftSo
 	}
 	v.Approved = true
 	v.Drifted = drift != nil && drift.Drifted(v.ID, t.hash)
+	if v.Drifted {
+		v.DriftReason = DriftChanged
+		if x, ok := drift.(DriftExplainer); ok {
+			if r := x.DriftReason(v.ID, t.hash); r != "" {
+				v.DriftReason = r
+			}
+		}
+	}
+	v.Annotations = t.annotations
 	v.ArgumentsValid, v.ArgumentsError = t.validate(args)
 	v.ParamHeaders = t.paramHeaders(args)
 	return v

@@ -33,7 +33,7 @@ type Upstream struct {
 type WatcherConfig struct {
 	// Upstreams are the servers to poll.
 	Upstreams []Upstream
-	// Approved returns tool name -> approved sha256 for a server, from the
+	// Approved returns tool name -> approved content hash for a server, from the
 	// current registry, e.g. func(s string) map[string]string { return
 	// current().ApprovedHashes(s) }. It is used only to log and count
 	// drift; nil disables both (Drifted still works).
@@ -80,7 +80,10 @@ type watchState struct {
 	live   map[string]string // tool id -> live hash
 }
 
-var _ DriftSource = (*Watcher)(nil)
+var (
+	_ DriftSource    = (*Watcher)(nil)
+	_ DriftExplainer = (*Watcher)(nil)
+)
 
 // NewWatcher checks cfg and returns a Watcher that has not polled yet.
 func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
@@ -144,6 +147,27 @@ func (w *Watcher) Drifted(id, approvedHash string) bool {
 	}
 	live, seen := s.live[id]
 	return !seen || live != approvedHash
+}
+
+// DriftReason implements DriftExplainer: "" when the tool has not drifted,
+// else DriftUnverified, DriftRemoved, DriftContentHashMismatch or
+// DriftChanged.
+func (w *Watcher) DriftReason(id, approvedHash string) string {
+	if !w.Drifted(id, approvedHash) {
+		return ""
+	}
+	server, _, _ := splitID(id)
+	s := w.state.Load()
+	live, seen := s.live[id]
+	switch {
+	case !s.polled[server]:
+		return DriftUnverified
+	case !seen:
+		return DriftRemoved
+	case live == DriftContentHashMismatch:
+		return DriftContentHashMismatch
+	}
+	return DriftChanged
 }
 
 // DriftCount is the number of drifts observed: each approved tool counts
@@ -221,17 +245,27 @@ func (w *Watcher) poll(ctx context.Context, u Upstream) error {
 	}
 	hashes := make(map[string]string, len(live))
 	for name, def := range live {
-		h, err := Hash(def)
-		if err != nil {
-			h = "unhashable"
-		}
-		hashes[name] = h
+		hashes[name] = liveHash(def)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.record(u.Server, hashes)
 	w.report(u.Server, hashes)
 	return nil
+}
+
+// liveHash is what drift watch remembers of a live definition: its content
+// hash, or DriftContentHashMismatch when it advertises a contentHash that
+// is not its own (drift whatever the pin says), or "unhashable".
+func liveHash(def map[string]any) string {
+	h, err := ContentHash(def)
+	if err != nil {
+		return "unhashable"
+	}
+	if bad, _ := AdvertisedMismatch(def); bad {
+		return DriftContentHashMismatch
+	}
+	return h
 }
 
 // record replaces the server's part of the state (w.mu held).
@@ -270,7 +304,7 @@ func (w *Watcher) report(server string, hashes map[string]string) {
 		if key := want + ">" + live; w.reported[id] != key {
 			w.reported[id] = key
 			w.drifts.Add(1)
-			w.log.Warn("registry: approved MCP tool drifted", "tool", id, "approved_sha256", want, "live_sha256", live)
+			w.log.Warn("registry: approved MCP tool drifted", "tool", id, "approved_content_hash", want, "live_content_hash", live)
 		}
 	}
 }

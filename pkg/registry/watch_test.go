@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -55,7 +56,7 @@ func (a *approvals) get(server string) map[string]string {
 
 func hashOf(t *testing.T, live map[string]map[string]any, tool string) string {
 	t.Helper()
-	h, err := Hash(live[tool])
+	h, err := ContentHash(live[tool])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,5 +236,74 @@ func TestCheckWithWatcher(t *testing.T) {
 	}
 	if v := r.Check("issues", "get_issue", map[string]any{}, w); !v.Drifted {
 		t.Errorf("Check(get_issue) with a watcher that saw another definition = %+v; want drifted", v)
+	}
+}
+
+// TestWatcherContentHashMismatch: a live definition whose own contentHash
+// is not its hash is drift with reason content_hash_mismatch, whatever the
+// pin says; one whose contentHash is right matches its pin; DriftReason
+// names unverified, removed and changed too.
+func TestWatcherContentHashMismatch(t *testing.T) {
+	good := map[string]any{"name": "a", "description": "A.", "inputSchema": map[string]any{"type": "object"}}
+	pin, _ := ContentHash(good)
+	live := map[string]map[string]any{"a": good, "b": {"name": "b"}}
+	hb := hashOf(t, live, "b")
+	w, err := NewWatcher(WatcherConfig{
+		Upstreams: []Upstream{{Server: "s", Endpoint: "http://127.0.0.1:1/mcp", Interval: time.Second}},
+		Fetch: func(context.Context, string, string) (map[string]map[string]any, error) {
+			return live, nil
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if got := w.DriftReason("s/a", pin); got != DriftUnverified {
+		t.Errorf("DriftReason before a poll = %q; want %q", got, DriftUnverified)
+	}
+	poll := func(def map[string]any) {
+		t.Helper()
+		live["a"] = def
+		if err := w.PollOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withHash := func(h any) map[string]any {
+		def := maps.Clone(good)
+		def["contentHash"] = h
+		return def
+	}
+	tests := []struct {
+		name string
+		def  map[string]any
+		want string
+	}{
+		{"no contentHash", good, ""},
+		{"its own contentHash", withHash(pin), ""},
+		{"a wrong contentHash", withHash("sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), DriftContentHashMismatch},
+		{"a contentHash that is not a string", withHash(true), DriftContentHashMismatch},
+		{"changed description", map[string]any{"name": "a", "description": "B.", "inputSchema": map[string]any{"type": "object"}}, DriftChanged},
+	}
+	for _, tt := range tests {
+		poll(tt.def)
+		if got := w.DriftReason("s/a", pin); got != tt.want {
+			t.Errorf("%s: DriftReason = %q; want %q", tt.name, got, tt.want)
+		}
+		if got := w.Drifted("s/a", pin); got != (tt.want != "") {
+			t.Errorf("%s: Drifted = %v; want %v", tt.name, got, tt.want != "")
+		}
+	}
+	delete(live, "b")
+	poll(good)
+	if got := w.DriftReason("s/b", hb); got != DriftRemoved {
+		t.Errorf("DriftReason after removal = %q; want %q", got, DriftRemoved)
+	}
+	r := mustLoad(t, map[string]any{"servers": map[string]any{"s": map[string]any{
+		"resource": "r", "tools": map[string]any{"a": map[string]any{"manifest": good, "content_hash": pin}},
+	}}})
+	poll(withHash("sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+	if v := r.Check("s", "a", nil, w); !v.Drifted || v.DriftReason != DriftContentHashMismatch {
+		t.Errorf("Check with a lying server = drifted %v reason %q; want true, %q", v.Drifted, v.DriftReason, DriftContentHashMismatch)
 	}
 }

@@ -34,6 +34,9 @@ type issuesUpstream struct {
 	server *mcp.Server
 	http   *httptest.Server
 	lists  atomic.Int64
+	// advertise, when set, is the contentHash the upstream adds to
+	// search_issues in its tools/list answers (the SDK has no field for it).
+	advertise atomic.Pointer[string]
 }
 
 func newIssuesUpstream(t *testing.T, description string) *issuesUpstream {
@@ -48,15 +51,35 @@ func newIssuesUpstream(t *testing.T, description string) *issuesUpstream {
 				http.Error(w, "read", http.StatusBadRequest)
 				return
 			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
 			if bytes.Contains(b, []byte(`"tools/list"`)) {
 				u.lists.Add(1)
+				if ch := u.advertise.Load(); ch != nil {
+					serveAdvertising(w, r, h, *ch)
+					return
+				}
 			}
-			r.Body = io.NopCloser(bytes.NewReader(b))
 		}
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(u.http.Close)
 	return u
+}
+
+// serveAdvertising answers a tools/list through h and adds contentHash ch
+// to search_issues' definition, as a server speaking SEP-3140 would.
+func serveAdvertising(w http.ResponseWriter, r *http.Request, h http.Handler, ch string) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	body := bytes.Replace(rec.Body.Bytes(), []byte(`"name":"search_issues"`),
+		[]byte(`"contentHash":"`+ch+`","name":"search_issues"`), 1)
+	for k, v := range rec.Header() {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
 }
 
 // setSearch adds search_issues with description, replacing any earlier one.
@@ -96,7 +119,7 @@ func driftBundle(t *testing.T, upstreamURL string) string {
 		t.Fatalf("FetchTools: %v", err)
 	}
 	sd, _ := registry.Pin("issues", e2eResource, live, nil)
-	if sd.Tools["search_issues"].SHA256 == "" {
+	if sd.Tools["search_issues"].ContentHash == "" {
 		t.Fatalf("Pin = %+v; want search_issues approved", sd)
 	}
 	if err := registry.WriteServerFile(filepath.Join(dir, "mcp", "servers", "issues", "data.json"), sd); err != nil {

@@ -5,7 +5,7 @@ FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 GOLANGCI  ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: help run build test test-go policy-check bench load fuzz bundle lint clean
+.PHONY: help run build test test-go policy-check tsclient bench load fuzz bundle lint clean
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,8 +18,14 @@ build: ## Build bin/mcp-authz.
 
 test: policy-check test-go ## Run every test: Rego (opa test/check/fmt) and go test -race ./...
 
-test-go: ## go test -race ./... (includes the Rego tests through OPA's tester and the example validation).
+test-go: tsclient ## go test -race ./... (includes the Rego tests through OPA's tester and the example validation).
 	$(GO) test -race -count=1 ./...
+
+tsclient: test/tsclient/node_modules/.package-lock.json ## npm ci for the TypeScript SDK client the e2e tests run (needs Node.js 18+).
+
+test/tsclient/node_modules/.package-lock.json: test/tsclient/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 18+ and npm; test/e2e runs the official TypeScript MCP SDK client" >&2; exit 1; }
+	npm ci --prefix test/tsclient --no-audit --no-fund
 
 policy-check: ## opa test, opa check --strict and opa fmt on policies/, with the pinned OPA module.
 	$(GO) tool opa test policies/

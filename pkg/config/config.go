@@ -85,6 +85,15 @@ type Config struct {
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
+	// TokenMinting configures the per-hop tokens this service signs for
+	// upstreams (see tokens.go); empty means no minting.
+	TokenMinting TokenMinting `json:"token_minting"`
+	// UpstreamToken is what the default hop (and every hop without its own)
+	// sends upstream: a minted token, an exchanged one, or (none) the caller's.
+	UpstreamToken UpstreamToken `json:"upstream_token"`
+	// TokenExchange is the RFC 8693 security token service of every hop and
+	// issuer without its own.
+	TokenExchange *TokenExchange `json:"token_exchange"`
 }
 
 // Hop maps a host and path to the resource identifier tokens must carry.
@@ -109,6 +118,11 @@ type Hop struct {
 	// (Istio: the SPIFFE ID of the workload whose sidecar asks). Use it when
 	// several hops share a path: the Host header is the client's choice.
 	DestinationPrincipal string `json:"destination_principal"`
+	// UpstreamToken overrides the top-level upstream_token for this hop.
+	UpstreamToken *UpstreamToken `json:"upstream_token"`
+	// TokenExchange overrides the issuer's and the top-level token_exchange
+	// for this hop.
+	TokenExchange *TokenExchange `json:"token_exchange"`
 }
 
 // Issuer is one trusted token issuer and where its keys come from.
@@ -131,6 +145,9 @@ type Issuer struct {
 	RequireTyp string `json:"require_typ"`
 	// RequireDPoP refuses this issuer's tokens unless DPoP-bound and proven.
 	RequireDPoP bool `json:"require_dpop"`
+	// TokenExchange is the security token service exchanging this issuer's
+	// tokens on hops in exchange mode (a hop's own token_exchange wins).
+	TokenExchange *TokenExchange `json:"token_exchange"`
 }
 
 // Identity tunes token verification.

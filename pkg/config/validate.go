@@ -37,6 +37,7 @@ func (c *Config) ApplyDefaults() {
 	if len(c.Resources) == 0 && c.Resource != "" {
 		c.Resources = []Hop{{Path: c.MCPPath, Resource: c.Resource, PublicOrigin: c.PublicOrigin}}
 	}
+	c.applyTokenDefaults()
 	for i := range c.Resources {
 		if c.Resources[i].PublicOrigin == "" {
 			c.Resources[i].PublicOrigin = originOf(c.Resources[i].Resource)
@@ -74,6 +75,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateLimits(add)
 	c.validateDrift(add)
+	c.validateTokens(add)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -45,6 +45,11 @@ const (
 	Deadline           Reason = "deadline_exceeded"
 	Overloaded         Reason = "overloaded"
 	Internal           Reason = "internal_error"
+	// TokenMintFailed: the upstream token could not be minted (503).
+	TokenMintFailed Reason = "token_mint_failed"
+	// TokenExchangeFailed: the security token service did not exchange the
+	// caller's token (503); the request never falls back to passthrough.
+	TokenExchangeFailed Reason = "token_exchange_failed"
 )
 
 // Error is a denial with its reason and the underlying cause. The cause is

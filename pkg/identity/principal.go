@@ -34,4 +34,9 @@ type Principal struct {
 	ExpiresAt time.Time
 	// KeyID is the kid header of the token ("" when absent).
 	KeyID string
+	// Act is the token's RFC 8693 act claim as a list, outermost (the
+	// token's current actor) first; nil when the token has none.
+	Act []Actor
+	// MayAct is the may_act claim: who may act for Subject (nil: no claim).
+	MayAct *Actor
 }

@@ -245,6 +245,12 @@ func (v *Verifier) buildPrincipal(claims map[string]any, now time.Time, resource
 	if p.CnfJKT, err = confirmation(claims); err != nil {
 		return nil, err
 	}
+	if p.Act, err = actChain(claims); err != nil {
+		return nil, err
+	}
+	if p.MayAct, err = mayAct(claims); err != nil {
+		return nil, err
+	}
 	var azp, clientID string
 	for _, f := range []struct {
 		name string

@@ -26,6 +26,10 @@ type Decision struct {
 	ResponseHeaders map[string]string `json:"response_headers,omitempty"`
 	// DynamicMetadata is returned to Envoy as ext_authz dynamic metadata.
 	DynamicMetadata map[string]any `json:"dynamic_metadata,omitempty"`
+	// UpstreamToken asks for a token minted for this request (allow only)
+	// and shapes it: audience, scope, lifetime and extra claims. On a hop in
+	// exchange mode its audience and scope go to the token service.
+	UpstreamToken *UpstreamToken `json:"upstream_token,omitempty"`
 }
 
 // RPCError is a JSON-RPC error code and message.

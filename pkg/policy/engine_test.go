@@ -148,6 +148,12 @@ func TestDecide(t *testing.T) {
 		}},
 		{"reason from input", `decision := {"allow": input.mcp.known_method, "reason": "allowed"}`,
 			Decision{Allow: true, Reason: "allowed"}},
+		{"upstream_token", `decision := {"allow": true, "reason": "allowed", "upstream_token": {
+	"audience": "https://up.example.test/mcp", "scope": "mcp:tools/call:issues/x", "ttl": 30, "claims": {"tenant": "acme"}}}`,
+			Decision{Allow: true, Reason: "allowed", UpstreamToken: &UpstreamToken{Audience: "https://up.example.test/mcp",
+				Scope: "mcp:tools/call:issues/x", TTL: 30, Claims: map[string]any{"tenant": "acme"}}}},
+		{"upstream_token empty", `decision := {"allow": true, "reason": "allowed", "upstream_token": {}}`,
+			Decision{Allow: true, Reason: "allowed", UpstreamToken: &UpstreamToken{}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,6 +208,17 @@ func TestDecidePolicyError(t *testing.T) {
 		{"header value number", `decision := {"allow": true, "reason": "x", "response_headers": {"x-a": 1}}`},
 		{"metadata not object", `decision := {"allow": true, "reason": "x", "dynamic_metadata": [1]}`},
 		{"metadata non-string key", `decision := {"allow": true, "reason": "x", "dynamic_metadata": {"a": {1: 2}}}`},
+		{"upstream_token not object", `decision := {"allow": true, "reason": "x", "upstream_token": "mint"}`},
+		{"upstream_token unknown field", `decision := {"allow": true, "reason": "x", "upstream_token": {"mode": "mint"}}`},
+		{"upstream_token relative audience", `decision := {"allow": true, "reason": "x", "upstream_token": {"audience": "/mcp"}}`},
+		{"upstream_token scope with quote", `decision := {"allow": true, "reason": "x", "upstream_token": {"scope": "a\"b"}}`},
+		{"upstream_token empty scope", `decision := {"allow": true, "reason": "x", "upstream_token": {"scope": ""}}`},
+		{"upstream_token ttl over 5 minutes", `decision := {"allow": true, "reason": "x", "upstream_token": {"ttl": 301}}`},
+		{"upstream_token ttl zero", `decision := {"allow": true, "reason": "x", "upstream_token": {"ttl": 0}}`},
+		{"upstream_token ttl string", `decision := {"allow": true, "reason": "x", "upstream_token": {"ttl": "60s"}}`},
+		{"upstream_token reserved claim sub", `decision := {"allow": true, "reason": "x", "upstream_token": {"claims": {"sub": "root"}}}`},
+		{"upstream_token reserved claim act", `decision := {"allow": true, "reason": "x", "upstream_token": {"claims": {"act": {"sub": "x"}}}}`},
+		{"upstream_token claims list", `decision := {"allow": true, "reason": "x", "upstream_token": {"claims": [1]}}`},
 		{"builtin error", `decision := {"allow": false, "reason": "x", "n": to_number(input.mcp.method)}`},
 		{"conflict", "decision := {\"allow\": false, \"reason\": \"a\"}\n\ndecision := {\"allow\": false, \"reason\": \"b\"} if input.mcp.known_method"},
 	}

@@ -83,6 +83,8 @@ func (d *Decision) setField(name string, v ast.Value) error {
 		d.ResponseHeaders, err = asHeaders(v)
 	case "dynamic_metadata":
 		d.DynamicMetadata, err = asMetadata(v)
+	case "upstream_token":
+		d.UpstreamToken, err = asUpstreamToken(v)
 	default:
 		err = errors.New("unknown field")
 	}

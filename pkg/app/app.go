@@ -24,6 +24,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/pkg/extauthz"
 	"github.com/mcp-authz/mcp-authz/pkg/identity"
 	"github.com/mcp-authz/mcp-authz/pkg/policy"
+	"github.com/mcp-authz/mcp-authz/pkg/upstream"
 )
 
 // authzService is the gRPC service name health reports on besides "".
@@ -61,6 +62,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a := &App{cfg: cfg, log: log, comp: comp, lis: map[string]net.Listener{}, serveErr: make(chan error, 3),
 		stopH: make(chan struct{})}
 	warnSharedPaths(cfg, log)
+	warnUpstreamTokens(cfg, log)
 	if err := a.listen(); err != nil {
 		comp.Close()
 		return nil, err
@@ -223,6 +225,10 @@ func (a *App) Engine() *policy.Engine { return a.comp.Engine }
 
 // Verifier returns the identity verifier.
 func (a *App) Verifier() *identity.Verifier { return a.comp.Verifier }
+
+// SigningKeys returns the minted tokens' key holder (nil without
+// token_minting), e.g. to reload rotated key files at once.
+func (a *App) SigningKeys() *upstream.Keys { return a.comp.Upstream.keys }
 
 // Server returns the ext_authz server.
 func (a *App) Server() *extauthz.Server { return a.comp.Server }

@@ -36,10 +36,14 @@ type Components struct {
 	// Metadata serves RFC 9728 Protected Resource Metadata.
 	Metadata http.Handler
 	// Metrics are served on the admin listener.
-	Metrics    *telemetry.Metrics
+	Metrics *telemetry.Metrics
+	// Upstream holds the minter, its keys and the per-hop token source.
+	Upstream   *upstreamParts
 	closers    []func()
 	serverOpts extauthz.Options
 	watcher    *registry.Watcher
+	cfg        *config.Config
+	log        *slog.Logger
 }
 
 // Start starts background work (drift polls); Build alone starts none, so
@@ -47,6 +51,9 @@ type Components struct {
 func (c *Components) Start() {
 	if c.watcher != nil {
 		c.watcher.Start()
+	}
+	if k := c.Upstream.keys; k != nil {
+		c.closers = append(c.closers, k.Watch(c.cfg.TokenMinting.KeyReload.D(), c.log))
 	}
 }
 
@@ -96,7 +103,12 @@ func (c *Components) NewServer(d extauthz.Decider) *extauthz.Server {
 
 // Build constructs the components and activates the configured bundle.
 func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Components, error) {
-	c := &Components{}
+	c := &Components{cfg: cfg, log: log}
+	up, err := buildUpstream(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.Upstream = up
 	v, err := identity.New(ctx, identityConfig(cfg, log))
 	if err != nil {
 		return nil, fmt.Errorf("app: identity: %w", err)
@@ -133,6 +145,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 		MaxInFlight:      cfg.Limits.MaxInFlight,
 		DPoPAlgs:         dpop.Algorithms(dpopOptions(cfg)),
 		Logger:           log,
+		Tokens:           up.source,
 	}
 	c.Metrics = telemetry.New()
 	c.serverOpts.Observer = c.Metrics
@@ -141,7 +154,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 		return nil, err
 	}
 	c.Server = c.NewServer(c.Engine)
-	c.Metadata = identity.MetadataHandler(metadataDocs(cfg))
+	c.Metadata = publicHandler(identity.MetadataHandler(metadataDocs(cfg)), up.publisher)
 	return c, nil
 }
 

@@ -53,6 +53,13 @@ func allowResponse(v *view, o outcome) *authv3.CheckResponse {
 	} else {
 		ok.HeadersToRemove = spoofedHeaders(v, nil)
 	}
+	if o.upstreamToken != "" {
+		var set map[string]string
+		if o.decision != nil {
+			set = o.decision.UpstreamHeaders
+		}
+		ok.Headers, ok.HeadersToRemove = withToken(ok.Headers, ok.HeadersToRemove, o.upstreamToken, set)
+	}
 	return &authv3.CheckResponse{
 		Status:          &status.Status{Code: int32(codes.OK)},
 		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},

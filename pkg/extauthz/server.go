@@ -58,6 +58,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer records every decision (nil: none).
 	Observer Observer
+	// Tokens gives an allowed request its upstream token (nil: the
+	// caller's token passes through).
+	Tokens TokenSource
 }
 
 // Server implements envoy.service.auth.v3.Authorization.
@@ -158,11 +161,16 @@ func (s *Server) decide(ctx context.Context, v *view) outcome {
 	if err != nil {
 		return s.fail(err, msg.ID, h)
 	}
-	d, err := s.decider.Decide(ctx, s.input(v, h, msg, rev, p))
+	in := s.input(v, h, msg, rev, p)
+	d, err := s.decider.Decide(ctx, in)
 	if err != nil {
 		return s.fail(err, msg.ID, h)
 	}
-	return s.fromDecision(d, msg, h)
+	o := s.fromDecision(d, msg, h)
+	if !o.allow {
+		return o
+	}
+	return s.credentials(ctx, o, v, h, in, p)
 }
 
 // parse reads the JSON-RPC message of a POST and its protocol revision; a

@@ -35,7 +35,8 @@ type outcome struct {
 	challenge string          // WWW-Authenticate value
 	allowHdr  bool            // add Allow on a 405
 	decision  *policy.Decision
-	cause     error // for logs only
+	input     *policy.Input // the decided input of an allow, for the ext_proc handoff
+	cause     error         // for logs only
 	// upstreamToken replaces the caller's token upstream ("" passthrough).
 	upstreamToken string
 }

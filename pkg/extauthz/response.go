@@ -12,6 +12,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/mcp-authz/mcp-authz/pkg/policy"
 )
 
 // Header names we send.
@@ -60,6 +62,7 @@ func allowResponse(v *view, o outcome) *authv3.CheckResponse {
 		}
 		ok.Headers, ok.HeadersToRemove = withToken(ok.Headers, ok.HeadersToRemove, o.upstreamToken, set)
 	}
+	md = withHandoff(md, o.input)
 	return &authv3.CheckResponse{
 		Status:          &status.Status{Code: int32(codes.OK)},
 		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
@@ -208,4 +211,22 @@ func normalizeNumbers(v any) any {
 func validStatus(code int) bool {
 	_, ok := typev3.StatusCode_name[int32(code)]
 	return ok && code >= 200
+}
+
+// withHandoff adds the ext_proc handoff (policy.HandoffKey) to md: the
+// response processor learns from it which request a response answers and
+// for whom, without deciding the request again.
+func withHandoff(md *structpb.Struct, in *policy.Input) *structpb.Struct {
+	if in == nil {
+		return md
+	}
+	enc, err := policy.HandoffOf(in).Encode()
+	if err != nil {
+		return md // the processor refuses a response without a handoff
+	}
+	if md == nil {
+		md = &structpb.Struct{Fields: map[string]*structpb.Value{}}
+	}
+	md.Fields[policy.HandoffKey] = structpb.NewStringValue(enc)
+	return md
 }

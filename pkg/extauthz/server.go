@@ -170,6 +170,7 @@ func (s *Server) decide(ctx context.Context, v *view) outcome {
 	if !o.allow {
 		return o
 	}
+	o.input = in
 	return s.credentials(ctx, o, v, h, in, p)
 }
 

@@ -40,11 +40,18 @@ func (e *Engine) prepare(ctx context.Context, b *bundle.Bundle) (*snapshot, erro
 	if err := checkEntrypoint(c, e.opts.Query); err != nil {
 		return nil, err
 	}
-	pq, err := e.prepareQuery(ctx, c, b.Data)
+	pq, err := e.prepareQuery(ctx, c, b.Data, e.opts.Query)
 	if err != nil {
 		return nil, err
 	}
-	return &snapshot{revision: b.Manifest.Revision, query: pq, reg: reg}, nil
+	snap := &snapshot{revision: b.Manifest.Revision, query: pq, reg: reg}
+	if snap.list, err = e.prepareOptional(ctx, c, b.Data, ListQuery); err != nil {
+		return nil, err
+	}
+	if snap.output, err = e.prepareOptional(ctx, c, b.Data, OutputQuery); err != nil {
+		return nil, err
+	}
+	return snap, nil
 }
 
 // newCompiler returns a compiler that type-checks input against the input
@@ -65,14 +72,27 @@ func newCompiler(input *ast.SchemaSet, unsafe map[string]struct{}) *ast.Compiler
 		WithEnablePrintStatements(false)
 }
 
-// prepareQuery prepares the decision query once for this revision.
-func (e *Engine) prepareQuery(ctx context.Context, c *ast.Compiler, data map[string]any) (rego.PreparedEvalQuery, error) {
+// prepareOptional prepares query when the bundle defines its rule (nil
+// otherwise: the response processor then refuses what it would judge).
+func (e *Engine) prepareOptional(ctx context.Context, c *ast.Compiler, data map[string]any, query string) (*rego.PreparedEvalQuery, error) {
+	if checkEntrypoint(c, query) != nil {
+		return nil, nil
+	}
+	pq, err := e.prepareQuery(ctx, c, data, query)
+	if err != nil {
+		return nil, err
+	}
+	return &pq, nil
+}
+
+// prepareQuery prepares query once for this revision.
+func (e *Engine) prepareQuery(ctx context.Context, c *ast.Compiler, data map[string]any, query string) (rego.PreparedEvalQuery, error) {
 	if data == nil {
 		data = map[string]any{}
 	}
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(true), inmem.OptReturnASTValuesOnRead(true))
 	r := rego.New(
-		rego.Query(e.opts.Query),
+		rego.Query(query),
 		rego.Compiler(c),
 		rego.Store(store),
 		rego.StoreReadAST(true),
@@ -82,7 +102,7 @@ func (e *Engine) prepareQuery(ctx context.Context, c *ast.Compiler, data map[str
 	)
 	pq, err := r.PrepareForEval(ctx)
 	if err != nil {
-		return rego.PreparedEvalQuery{}, fmt.Errorf("prepare %s: %w", e.opts.Query, err)
+		return rego.PreparedEvalQuery{}, fmt.Errorf("prepare %s: %w", query, err)
 	}
 	return pq, nil
 }

@@ -42,6 +42,9 @@ type Options struct {
 	// Query is the decision query (default DefaultQuery). It must be a
 	// reference to a rule the bundle defines.
 	Query string
+	// ResponseDeadline bounds one list or output evaluation of the
+	// response processor (default DefaultResponseDeadline).
+	ResponseDeadline time.Duration
 }
 
 // Engine evaluates requests against the active bundle. It is safe for
@@ -58,6 +61,8 @@ type Engine struct {
 type snapshot struct {
 	revision string
 	query    rego.PreparedEvalQuery
+	list     *rego.PreparedEvalQuery // nil: the bundle has no data.mcp.list
+	output   *rego.PreparedEvalQuery // nil: the bundle has no data.mcp.output
 	reg      *registry.Registry
 }
 
@@ -72,6 +77,9 @@ func New(o Options) *Engine {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.ResponseDeadline <= 0 {
+		o.ResponseDeadline = DefaultResponseDeadline
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

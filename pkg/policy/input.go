@@ -27,6 +27,11 @@ type Input struct {
 	// whether it is registered and approved, and whether the arguments match
 	// the approved input schema. Computed in Go before evaluation.
 	Tool *Tool `json:"tool,omitempty"`
+	// List is a list result to filter (ext_proc only, data.mcp.list): the
+	// items the upstream listed, judged as if the caller used each one.
+	List *List `json:"list,omitempty"`
+	// Output is a tools/call result to judge (ext_proc only, data.mcp.output).
+	Output *Output `json:"output,omitempty"`
 	// Request carries request-level facts: Envoy's request id and the time.
 	Request Request `json:"request"`
 }
@@ -140,4 +145,28 @@ type Request struct {
 	ID string `json:"id,omitempty"`
 	// Time is the decision time, RFC 3339, from the server's clock.
 	Time string `json:"time"`
+}
+
+// List is a list result the response processor asks data.mcp.list about.
+type List struct {
+	// Method is the list method: tools/list, prompts/list, resources/list
+	// or resources/templates/list.
+	Method string `json:"method"`
+	// Tools are the listed tools of a tools/list, by name, each with the
+	// registry's verdict as a tools/call of it would get (arguments count
+	// as valid: a list has none).
+	Tools map[string]Tool `json:"tools,omitempty"`
+	// Names are the listed prompt names, resource URIs or resource URI
+	// templates of the other list methods.
+	Names []string `json:"names,omitempty"`
+}
+
+// Output is a tools/call result the response processor asks
+// data.mcp.output about.
+type Output struct {
+	// Tool is the canonical id "<server>/<tool>" of the called tool.
+	Tool string `json:"tool"`
+	// Result is the JSON-RPC result object as the upstream sent it
+	// (content, structuredContent, isError, _meta).
+	Result map[string]any `json:"result"`
 }

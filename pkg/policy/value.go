@@ -45,7 +45,38 @@ func inputValue(in *Input) ast.Value {
 	if in.Tool != nil {
 		obj.Insert(kTool, ast.NewTerm(toolValue(in.Tool)))
 	}
+	if in.List != nil {
+		obj.Insert(key("list"), ast.NewTerm(listValue(in.List)))
+	}
+	if in.Output != nil {
+		obj.Insert(key("output"), ast.NewTerm(outputValue(in.Output)))
+	}
 	obj.Insert(kRequest, ast.NewTerm(requestValue(&in.Request)))
+	return obj
+}
+
+// listValue and outputValue build the response processor's fields; they
+// are not on the Check path, so they favour brevity over speed.
+func listValue(l *List) ast.Value {
+	obj := ast.NewObjectWithCapacity(3)
+	obj.Insert(kMethod, str(l.Method))
+	if len(l.Tools) > 0 {
+		tools := ast.NewObjectWithCapacity(len(l.Tools))
+		for name, t := range l.Tools {
+			tools.Insert(ast.StringTerm(name), ast.NewTerm(toolValue(&t)))
+		}
+		obj.Insert(key("tools"), ast.NewTerm(tools))
+	}
+	if len(l.Names) > 0 {
+		obj.Insert(key("names"), stringsTerm(l.Names))
+	}
+	return obj
+}
+
+func outputValue(o *Output) ast.Value {
+	obj := ast.NewObjectWithCapacity(2)
+	obj.Insert(kTool, str(o.Tool))
+	obj.Insert(key("result"), ast.NewTerm(mapValue(o.Result)))
 	return obj
 }
 

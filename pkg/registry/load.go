@@ -147,6 +147,9 @@ func loadTool(path, server, name string, raw any, opts Options) (*toolEntry, err
 		return nil, fmt.Errorf("%s.manifest.inputSchema: %w", path, err)
 	}
 	t.names = collectNames(manifest["inputSchema"])
+	if t.outSchema, t.maxOutput, err = loadOutput(server+"/"+name, obj, manifest, opts); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return t, nil
 }
 

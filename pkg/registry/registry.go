@@ -31,6 +31,10 @@ type toolEntry struct {
 	schema      *jsonschema.Schema
 	headers     []headerBinding
 	names       declaredNames // property names the schema declares, for the case check
+	// outSchema is the approved outputSchema (nil: none); maxOutput the
+	// tool's max_output_bytes (0: the processor's default).
+	outSchema *jsonschema.Schema
+	maxOutput int
 }
 
 // DriftSource reports whether the live definition of an approved tool no

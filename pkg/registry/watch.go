@@ -136,10 +136,12 @@ func (w *Watcher) Drifted(id, approvedHash string) bool {
 	if !ok || approvedHash == "" {
 		return false
 	}
-	if !w.watched[server] {
-		return false
-	}
 	s := w.state.Load()
+	if !w.watched[server] {
+		// Not polled: only what a response processor saw counts.
+		live, seen := s.live[id]
+		return seen && live != approvedHash
+	}
 	if !s.polled[server] {
 		// Watched but never listed successfully: the manifest is unverified,
 		// and every doubt is a deny. The first poll runs at Start.
@@ -292,19 +294,62 @@ func (w *Watcher) report(server string, hashes map[string]string) {
 	}
 	approved := w.cfg.Approved(server)
 	for _, name := range slices.Sorted(maps.Keys(approved)) {
-		id, want := server+"/"+name, approved[name]
 		live, seen := hashes[name]
-		if seen && live == want {
-			delete(w.reported, id)
-			continue
-		}
 		if !seen {
 			live = "removed"
 		}
-		if key := want + ">" + live; w.reported[id] != key {
-			w.reported[id] = key
-			w.drifts.Add(1)
-			w.log.Warn("registry: approved MCP tool drifted", "tool", id, "approved_content_hash", want, "live_content_hash", live)
+		w.noteDrift(server+"/"+name, approved[name], live)
+	}
+}
+
+// Observe records live tool hashes (tool name → hash) of server that a
+// response processor saw in a tools/list passing through, and reports new
+// drift of approved tools exactly as a poll does (same log line, same
+// counter). Unlike a poll it merges: a tool not in live (another page, a
+// list filtered for another caller) keeps its last state. A drift clears
+// when a later poll or list shows the approved hash again.
+func (w *Watcher) Observe(server string, live map[string]string) {
+	if len(live) == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	old := w.state.Load()
+	next := &watchState{polled: old.polled, live: maps.Clone(old.live)}
+	prefix := server + "/"
+	for name, h := range live {
+		next.live[prefix+name] = h
+	}
+	w.state.Store(next)
+	w.reportSeen(server, live)
+}
+
+// reportSeen logs and counts newly seen drift of the approved tools in
+// live (w.mu held); tools absent from live are not judged.
+func (w *Watcher) reportSeen(server string, live map[string]string) {
+	if w.cfg.Approved == nil {
+		return
+	}
+	approved := w.cfg.Approved(server)
+	for _, name := range slices.Sorted(maps.Keys(live)) {
+		want, ok := approved[name]
+		if !ok {
+			continue
 		}
+		w.noteDrift(server+"/"+name, want, live[name])
+	}
+}
+
+// noteDrift updates the reported state of one tool (w.mu held): a match
+// clears it, a new (approved, live) pair is logged and counted once.
+func (w *Watcher) noteDrift(id, want, live string) {
+	if live == want {
+		delete(w.reported, id)
+		return
+	}
+	if key := want + ">" + live; w.reported[id] != key {
+		w.reported[id] = key
+		w.drifts.Add(1)
+		w.log.Warn("registry: approved MCP tool drifted", "tool", id, "approved_content_hash", want, "live_content_hash", live)
 	}
 }

@@ -1,0 +1,58 @@
+package mcp.list_test
+
+import data.mcp.list
+
+verdict(name) := {
+	"id": concat("/", ["issues", name]), "registered": true, "approved": true,
+	"drifted": false, "arguments_valid": true,
+}
+
+listing(roles, tools) := {
+	"http": {"method": "POST"},
+	"resource": {"id": "https://mcp.example.test/mcp", "server": "issues"},
+	"principal": {"aud": ["https://mcp.example.test/mcp"], "roles": roles, "scopes": ["mcp:tools"], "claims": {}},
+	"mcp": {"kind": "request", "method": "tools/list", "revision": "2025-06-18", "known_method": true},
+	"list": {"method": "tools/list", "tools": tools},
+}
+
+all_tools := {name: verdict(name) | some name in ["search_issues", "create_issue", "delete_repo"]}
+
+test_allow_analyst_sees_only_granted_tools if {
+	list.allowed == {"search_issues"} with input as listing(["analyst"], all_tools)
+}
+
+test_allow_admin_sees_every_registered_tool if {
+	list.allowed == {"search_issues", "create_issue", "delete_repo"} with input as listing(["admin"], all_tools)
+}
+
+test_deny_drifted_tool_not_listed if {
+	tools := object.union(all_tools, {"search_issues": object.union(verdict("search_issues"), {"drifted": true})})
+	not "search_issues" in list.allowed with input as listing(["admin"], tools)
+}
+
+test_deny_unregistered_tool_not_listed if {
+	tools := {"drop_tables": object.union(verdict("drop_tables"), {"registered": false, "approved": false})}
+	count(list.allowed) == 0 with input as listing(["admin"], tools)
+}
+
+test_deny_tool_needing_missing_scope if {
+	doc := json.patch(listing(["admin"], all_tools), [{"op": "replace", "path": "/principal/scopes", "value": []}])
+	count(list.allowed) == 0 with input as doc
+}
+
+test_deny_no_role if {
+	count(list.allowed) == 0 with input as listing([], all_tools)
+}
+
+test_allow_prompts_listed_for_any_valid_caller if {
+	doc := json.patch(listing([], {}), [{"op": "replace", "path": "/list", "value": {"method": "prompts/list", "names": ["triage"]}}])
+	list.allowed == {"triage"} with input as doc
+}
+
+test_deny_prompts_for_wrong_audience if {
+	doc := json.patch(listing([], {}), [
+		{"op": "replace", "path": "/list", "value": {"method": "prompts/list", "names": ["triage"]}},
+		{"op": "replace", "path": "/principal/aud", "value": ["https://other.example.test/mcp"]},
+	])
+	count(list.allowed) == 0 with input as doc
+}

@@ -16,19 +16,24 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/mcp-authz/mcp-authz/pkg/config"
 	"github.com/mcp-authz/mcp-authz/pkg/extauthz"
+	"github.com/mcp-authz/mcp-authz/pkg/extproc"
 	"github.com/mcp-authz/mcp-authz/pkg/identity"
 	"github.com/mcp-authz/mcp-authz/pkg/policy"
 	"github.com/mcp-authz/mcp-authz/pkg/upstream"
 )
 
-// authzService is the gRPC service name health reports on besides "".
-const authzService = "envoy.service.auth.v3.Authorization"
+// The gRPC service names health reports on besides "".
+const (
+	authzService = "envoy.service.auth.v3.Authorization"
+	procService  = "envoy.service.ext_proc.v3.ExternalProcessor"
+)
 
 // App is a running mcp-authz.
 type App struct {
@@ -67,10 +72,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		comp.Close()
 		return nil, err
 	}
-	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(cfg.Limits.BodyBytes + 1<<20))
+	// A CheckRequest carries a request body; a ProcessingRequest a buffered
+	// response body: the larger bound, plus room for headers and metadata.
+	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(max(cfg.Limits.BodyBytes, extproc.DefaultMaxBodyBytes) + 1<<20))
 	a.health = health.NewServer()
 	a.setServing(false)
 	authv3.RegisterAuthorizationServer(a.grpc, comp.Server)
+	extprocv3.RegisterExternalProcessorServer(a.grpc, comp.Processor)
 	healthpb.RegisterHealthServer(a.grpc, a.health)
 	a.admin = &http.Server{Handler: a.adminMux(), ReadHeaderTimeout: 5 * time.Second}
 	if l := a.lis["public"]; l != nil {
@@ -218,6 +226,7 @@ func (a *App) setServing(ok bool) {
 	}
 	a.health.SetServingStatus("", st)
 	a.health.SetServingStatus(authzService, st)
+	a.health.SetServingStatus(procService, st)
 }
 
 // Engine returns the policy engine (for tests and reload).

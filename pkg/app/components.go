@@ -15,6 +15,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/bundles"
 	"github.com/mcp-authz/mcp-authz/pkg/config"
 	"github.com/mcp-authz/mcp-authz/pkg/extauthz"
+	"github.com/mcp-authz/mcp-authz/pkg/extproc"
 	"github.com/mcp-authz/mcp-authz/pkg/hop"
 	"github.com/mcp-authz/mcp-authz/pkg/identity"
 	"github.com/mcp-authz/mcp-authz/pkg/identity/dpop"
@@ -35,6 +36,8 @@ type Components struct {
 	Server *extauthz.Server
 	// Metadata serves RFC 9728 Protected Resource Metadata.
 	Metadata http.Handler
+	// Processor is the ext_proc server inspecting responses.
+	Processor *extproc.Server
 	// Metrics are served on the admin listener.
 	Metrics *telemetry.Metrics
 	// Upstream holds the minter, its keys and the per-hop token source.
@@ -69,13 +72,14 @@ func checkDriftServers(cfg *config.Config, e *policy.Engine) error {
 	return nil
 }
 
-// newWatcher builds the drift watcher of cfg.DriftWatch (nil when empty).
+// newWatcher builds the drift watcher of cfg.DriftWatch.
 // A drifted tool is denied (manifest_drift) until its new manifest is
 // approved; a failing upstream leaves the last verdict in place.
+//
+// The watcher is built even without upstreams: it is also the drift state
+// the response processor reports live tools/list hashes to, so a tool seen
+// drifting in a list is denied on call (manifest_drift) like a polled one.
 func newWatcher(cfg *config.Config, log *slog.Logger, approved func(string) map[string]string) (*registry.Watcher, error) {
-	if len(cfg.DriftWatch) == 0 {
-		return nil, nil
-	}
 	var ups []registry.Upstream
 	for i, d := range cfg.DriftWatch {
 		var token string
@@ -154,6 +158,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 		return nil, err
 	}
 	c.Server = c.NewServer(c.Engine)
+	c.Processor = extproc.New(extproc.Options{Logger: log}, c.Engine, c.watcher)
 	c.Metadata = publicHandler(identity.MetadataHandler(metadataDocs(cfg)), up.publisher)
 	return c, nil
 }

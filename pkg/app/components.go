@@ -146,6 +146,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 		AllowedOrigins:   cfg.AllowedOrigins,
 		Limits:           mcp.Limits{MaxBytes: cfg.Limits.BodyBytes, MaxDepth: cfg.Limits.JSONDepth, MaxNumbers: cfg.Limits.JSONNumbers},
 		PolicyDenyStatus: cfg.PolicyDenyStatus,
+		DenyFormat:       cfg.DenyFormat,
 		MaxInFlight:      cfg.Limits.MaxInFlight,
 		DPoPAlgs:         dpop.Algorithms(dpopOptions(cfg)),
 		Logger:           log,

@@ -21,6 +21,7 @@ const (
 	DefaultMCPPath          = "/mcp"
 	DefaultRolesClaim       = "roles"
 	DefaultPolicyDenyStatus = 200
+	DefaultDenyFormat       = "jsonrpc_error"
 	DefaultBodyBytes        = 1 << 20
 	DefaultJSONDepth        = 64
 	DefaultJSONNumbers      = 10000
@@ -76,6 +77,11 @@ type Config struct {
 	// PolicyDenyStatus is the HTTP status of a policy denial of a JSON-RPC
 	// request: 200 (a JSON-RPC error the model can read) or 403.
 	PolicyDenyStatus int `json:"policy_deny_status"`
+	// DenyFormat is how a policy denial of a tools/call is answered:
+	// "jsonrpc_error" (a JSON-RPC error -32003, the default) or "tool_result"
+	// (SEP-2643: a CallToolResult with isError and the authorization envelope
+	// in _meta, HTTP 200).
+	DenyFormat string `json:"deny_format"`
 	// Limits bound what a caller controls.
 	Limits Limits `json:"limits"`
 	// DriftWatch lists upstreams whose live tools are compared with the

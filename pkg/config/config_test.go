@@ -27,6 +27,7 @@ func TestParseDefaults(t *testing.T) {
 		{"mcp_path", c.MCPPath, "/mcp"},
 		{"roles_claim", c.RolesClaim, "roles"},
 		{"policy_deny_status", c.PolicyDenyStatus, 200},
+		{"deny_format", c.DenyFormat, "jsonrpc_error"},
 		{"limits.body_bytes", c.Limits.BodyBytes, DefaultBodyBytes},
 		{"policy.deadline", c.Policy.Deadline.D(), 50 * time.Millisecond},
 		{"resources", len(c.Resources), 1},
@@ -56,6 +57,7 @@ issuers:
     jwks: x
 `, []string{"issuers[0].jwks: unknown key"}},
 		{"wrong type", minimal + "policy_deny_status: abc\n", []string{"policy_deny_status"}},
+		{"unknown deny format", minimal + "deny_format: problem_json\n", []string{"deny_format: must be jsonrpc_error or tool_result"}},
 		{"bad duration", minimal + "policy:\n  deadline: soon\n", []string{"invalid duration"}},
 		{"many invalid values", `
 listen: nope

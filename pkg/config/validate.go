@@ -17,6 +17,7 @@ func (c *Config) ApplyDefaults() {
 	setStr(&c.RolesClaim, DefaultRolesClaim)
 	setStr(&c.LogLevel, "info")
 	setInt(&c.PolicyDenyStatus, DefaultPolicyDenyStatus)
+	setStr(&c.DenyFormat, DefaultDenyFormat)
 	setInt(&c.Limits.BodyBytes, DefaultBodyBytes)
 	setInt(&c.Limits.JSONDepth, DefaultJSONDepth)
 	setInt(&c.Limits.JSONNumbers, DefaultJSONNumbers)
@@ -69,6 +70,9 @@ func (c *Config) Validate() error {
 	c.validateIssuers(add)
 	if c.PolicyDenyStatus != 200 && c.PolicyDenyStatus != 403 {
 		add("policy_deny_status", "must be 200 or 403, got %d", c.PolicyDenyStatus)
+	}
+	if c.DenyFormat != "jsonrpc_error" && c.DenyFormat != "tool_result" {
+		add("deny_format", "must be jsonrpc_error or tool_result, got %q", c.DenyFormat)
 	}
 	if c.Bundle.VerificationKeyFile != "" && c.Bundle.Path == "" {
 		add("bundle.verification_key_file", "the embedded bundle is not signed: set bundle.path to a signed bundle file")

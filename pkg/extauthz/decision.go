@@ -79,6 +79,10 @@ func (s *Server) fromDecision(d policy.Decision, msg *mcp.Message, h hop.Hop) ou
 			o.rpcCode = d.RPCError.Code
 		}
 	}
+	if s.toolResultDeny(o, d, msg) {
+		o.toolRes, o.status = true, 200
+		return o
+	}
 	if o.rpcCode == 0 && (o.status < 400 || !validStatus(o.status)) {
 		o.status = 403 // a deny without a JSON-RPC error must never look like success
 	}

@@ -34,6 +34,7 @@ type outcome struct {
 	id        json.RawMessage // echoed byte-exact; nil means null
 	challenge string          // WWW-Authenticate value
 	allowHdr  bool            // add Allow on a 405
+	toolRes   bool            // answer as a CallToolResult (deny_format tool_result)
 	decision  *policy.Decision
 	input     *policy.Input // the decided input of an allow, for the ext_proc handoff
 	cause     error         // for logs only

@@ -101,7 +101,11 @@ func denyResponse(o outcome) *authv3.CheckResponse {
 		}
 	}
 	var body string
-	if o.rpcCode != 0 {
+	switch {
+	case o.toolRes:
+		hdrs["content-type"] = "application/json"
+		body = toolResultBody(o)
+	case o.rpcCode != 0:
 		hdrs["content-type"] = "application/json"
 		body = rpcErrorBody(o)
 	}

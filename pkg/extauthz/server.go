@@ -48,6 +48,8 @@ type Options struct {
 	Limits mcp.Limits
 	// PolicyDenyStatus is the HTTP status of a policy denial of a JSON-RPC request (200 or 403).
 	PolicyDenyStatus int
+	// DenyFormat is DenyFormatJSONRPCError ("" too) or DenyFormatToolResult.
+	DenyFormat string
 	// MaxInFlight bounds concurrent Checks; beyond it a Check is denied (503 overloaded).
 	MaxInFlight int
 	// DPoPAlgs are advertised in DPoP challenges.

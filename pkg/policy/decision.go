@@ -30,6 +30,11 @@ type Decision struct {
 	// and shapes it: audience, scope, lifetime and extra claims. On a hop in
 	// exchange mode its audience and scope go to the token service.
 	UpstreamToken *UpstreamToken `json:"upstream_token,omitempty"`
+	// Remediation, on a deny, names what would let the call through (a URL
+	// or a connection). With deny_format tool_result it is the structured
+	// denial's remediation hint; without it the remediation is
+	// "undisclosed". Ignored on allow and in the jsonrpc_error format.
+	Remediation *Remediation `json:"remediation,omitempty"`
 }
 
 // RPCError is a JSON-RPC error code and message.

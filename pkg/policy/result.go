@@ -85,6 +85,8 @@ func (d *Decision) setField(name string, v ast.Value) error {
 		d.DynamicMetadata, err = asMetadata(v)
 	case "upstream_token":
 		d.UpstreamToken, err = asUpstreamToken(v)
+	case "remediation":
+		d.Remediation, err = asRemediation(v)
 	default:
 		err = errors.New("unknown field")
 	}

@@ -50,6 +50,8 @@ func FuzzDecodeDecision(f *testing.F) {
 		`{"allow":true,"reason":"x","upstream_headers":{"x-a":"b"},"response_headers":{"x-c":"d"}}`,
 		`{"allow":true,"reason":"x","dynamic_metadata":{"a":[1,{"b":null}]}}`,
 		`{"allow":"true","reason":"x"}`, `[]`, `null`, `{"reason":"x"}`,
+		`{"allow":false,"reason":"x","remediation":{"url":"https://a.example/approve?x=1"}}`,
+		`{"allow":false,"reason":"x","remediation":{"connection":"github"}}`,
 	} {
 		f.Add(seed)
 	}
@@ -83,8 +85,49 @@ func FuzzDecodeDecision(f *testing.F) {
 		if c := d.Challenge; c != nil && (!isErrorCode(c.Error) || !isQuotable(c.Description) || !isScope(c.Scope)) {
 			t.Errorf("decodeDecision(%s).Challenge = %+v; want RFC 6750 characters", doc, c)
 		}
+		if r := d.Remediation; r != nil && ((r.URL == "") == (r.Connection == "") ||
+			(r.URL != "" && checkRemediationURL(r.URL) != nil) || (r.Connection != "" && !connectionName.MatchString(r.Connection))) {
+			t.Errorf("decodeDecision(%s).Remediation = %+v; want exactly one valid field", doc, r)
+		}
 		if _, err := json.Marshal(d); err != nil {
 			t.Errorf("json.Marshal(decodeDecision(%s)) = %v", doc, err)
 		}
 	})
+}
+
+func TestDecodeRemediation(t *testing.T) {
+	tests := []struct {
+		doc     string
+		want    *Remediation
+		wantErr bool
+	}{
+		{`{"url":"https://portal.example.test/request-access?tool=x"}`, &Remediation{URL: "https://portal.example.test/request-access?tool=x"}, false},
+		{`{"connection":"github"}`, &Remediation{Connection: "github"}, false},
+		{`{}`, nil, true},
+		{`{"url":"https://a.example","connection":"github"}`, nil, true},
+		{`{"url":"http://a.example/x"}`, nil, true},
+		{`{"url":"https://user:pw@a.example/x"}`, nil, true},
+		{`{"url":"https://a.example/x#frag"}`, nil, true},
+		{`{"url":"https://a.example/x y"}`, nil, true},
+		{`{"url":"/relative"}`, nil, true},
+		{`{"url":"javascript:alert(1)"}`, nil, true},
+		{`{"connection":"git hub"}`, nil, true},
+		{`{"connection":""}`, nil, true},
+		{`{"token":"abc"}`, nil, true},
+		{`"https://a.example"`, nil, true},
+	}
+	for _, tc := range tests {
+		var x any
+		if err := json.Unmarshal([]byte(tc.doc), &x); err != nil {
+			t.Fatal(err)
+		}
+		v, err := ast.InterfaceToValue(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := asRemediation(v)
+		if (err != nil) != tc.wantErr || (!tc.wantErr && *got != *tc.want) {
+			t.Errorf("asRemediation(%s) = %+v, %v; want %+v, error %v", tc.doc, got, err, tc.want, tc.wantErr)
+		}
+	}
 }

@@ -8,6 +8,7 @@
 package mcp.authz
 
 import data.mcp.authz.audience
+import data.mcp.authz.delegation
 import data.mcp.authz.dpop
 import data.mcp.authz.manifest
 import data.mcp.authz.methods
@@ -41,12 +42,16 @@ allow := reason == "allowed"
 # title: Reason
 # description: >-
 #   The first failing check: audience, the issuer's DPoP requirement, the
-#   server's workloads, method, then for tools/call the tool checks
+#   delegation chain's depth and current actor (may_act), the server's workloads, method, then for tools/call the tool checks
 #   (tool_reason); other requests are checked for the tenant.
 reason := "audience_mismatch" if {
 	not audience.allowed
 } else := "dpop_required" if {
 	not dpop.issuer_allowed
+} else := "delegation_too_deep" if {
+	not delegation.depth_allowed
+} else := "actor_not_allowed" if {
+	not delegation.actor_allowed
 } else := "workload_not_allowed" if {
 	not workloads.server_allowed
 } else := "unknown_method" if {

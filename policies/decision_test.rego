@@ -392,3 +392,23 @@ test_deny_content_hash_mismatch if {
 	denied(patched({"tool": {"drifted": true, "drift_reason": "content_hash_mismatch"}}), "content_hash_mismatch")
 	denied(patched({"tool": {"drifted": true, "drift_reason": "changed"}}), "manifest_drift")
 }
+
+planner_actor := {"sub": planner}
+
+test_deny_delegation_too_deep if {
+	chain := [planner_actor, planner_actor, planner_actor, planner_actor, planner_actor]
+	d := patched({"principal": {"act": chain}})
+	denied(d, "delegation_too_deep")
+	d.jsonrpc_error == forbidden
+}
+
+test_deny_actor_not_named_by_may_act if {
+	intruder := {"sub": "spiffe://cluster.local/ns/evil/sa/x"}
+	d := patched({"principal": {"act": [intruder], "may_act": planner_actor}})
+	denied(d, "actor_not_allowed")
+}
+
+test_allow_delegated_call if {
+	d := patched({"principal": {"act": [planner_actor, {"sub": "app-1"}], "may_act": planner_actor}})
+	d.allow == true
+}

@@ -59,6 +59,30 @@ func currentActor(in *policy.Input) string {
 	return in.Principal.ClientID
 }
 
+// delegationChain is the request's chain for the policy, current actor
+// first: the calling workload (else the client), then the token's act
+// chain. It is what the minted token's act claim will say.
+func delegationChain(workload string, p *identity.Principal) []policy.Actor {
+	out := make([]policy.Actor, 0, len(p.Act)+1)
+	if cur := workload; cur != "" || p.ClientID != "" {
+		if cur == "" {
+			cur = p.ClientID
+		}
+		out = append(out, policy.Actor{Subject: cur})
+	}
+	for i := range p.Act {
+		out = append(out, *policyActor(&p.Act[i]))
+	}
+	return out
+}
+
+func policyActor(a *identity.Actor) *policy.Actor {
+	if a == nil {
+		return nil
+	}
+	return &policy.Actor{Subject: a.Subject, Issuer: a.Issuer, ClientID: a.ClientID}
+}
+
 // callScope narrows the upstream token to this one call:
 // mcp:tools/call:<canonical tool id>, mcp:<method> for other messages,
 // mcp:response, or mcp:get / mcp:delete for a bodiless request.

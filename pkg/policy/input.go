@@ -95,6 +95,25 @@ type Principal struct {
 	TokenType string `json:"token_type"`
 	// Claims are all of the token's claims.
 	Claims map[string]any `json:"claims"`
+	// Act is the verified delegation chain of this request, current actor
+	// first: the calling workload's SPIFFE ID (else the client id), then the
+	// token's RFC 8693 act chain, outermost first. Authorization uses the
+	// subject and act[0]; later entries are prior actors, informational
+	// except for the chain's length. Never null; empty when no actor is known.
+	Act []Actor `json:"act"`
+	// MayAct is the token's may_act claim (RFC 8693 section 4.4): who may
+	// act for the subject. Absent when the token has none.
+	MayAct *Actor `json:"may_act,omitempty"`
+}
+
+// Actor is one party of a delegation chain: its identity claims.
+type Actor struct {
+	// Subject is the actor's sub (a SPIFFE ID, a client id, a user).
+	Subject string `json:"sub"`
+	// Issuer is the actor's iss, when known.
+	Issuer string `json:"iss,omitempty"`
+	// ClientID is the actor's client_id, when known.
+	ClientID string `json:"client_id,omitempty"`
 }
 
 // Workload is the mTLS identity of the calling workload.

@@ -28,6 +28,7 @@ var (
 	kServer, kRegistered, kApproved    = key("server"), key("registered"), key("approved")
 	kDrifted, kArgsValid, kArgsError   = key("drifted"), key("arguments_valid"), key("arguments_error")
 	kTime, kDriftReason, kAnnotations  = key("time"), key("drift_reason"), key("annotations")
+	kAct, kMayAct                      = key("act"), key("may_act")
 	nullTerm                           = ast.NullTerm()
 )
 
@@ -122,6 +123,30 @@ func principalValue(p *Principal) ast.Value {
 	} else {
 		obj.Insert(kClaims, ast.NewTerm(mapValue(p.Claims)))
 	}
+	obj.Insert(kAct, actorsTerm(p.Act))
+	if p.MayAct != nil {
+		obj.Insert(kMayAct, ast.NewTerm(actorValue(p.MayAct)))
+	}
+	return obj
+}
+
+// actorsTerm mirrors encoding/json: a nil chain is null.
+func actorsTerm(as []Actor) *ast.Term {
+	if as == nil {
+		return nullTerm
+	}
+	terms := make([]*ast.Term, len(as))
+	for i := range as {
+		terms[i] = ast.NewTerm(actorValue(&as[i]))
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+func actorValue(a *Actor) ast.Value {
+	obj := ast.NewObjectWithCapacity(3)
+	obj.Insert(kSub, str(a.Subject))
+	optString(obj, kIss, a.Issuer)
+	optString(obj, kClientID, a.ClientID)
 	return obj
 }
 

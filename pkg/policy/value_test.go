@@ -45,6 +45,8 @@ func inputCases() []struct {
 	full.Principal.Claims["aud"] = []string{"a", "b"}
 	full.Principal.Claims["exp_time"] = time.Unix(1770000000, 0).UTC()
 	full.Principal.Claims["nested"] = map[string]any{"roles": []any{"x"}}
+	full.Principal.Act = []Actor{{Subject: "spiffe://cluster.local/ns/a/sa/b"}, {Subject: "c", Issuer: "https://i", ClientID: "app"}}
+	full.Principal.MayAct = &Actor{Subject: "spiffe://cluster.local/ns/a/sa/b", Issuer: "https://i"}
 
 	stringID := minimalInput()
 	stringID.MCP.ID = json.RawMessage(`"req-1"`)
@@ -58,6 +60,7 @@ func inputCases() []struct {
 	emptyArgs.Principal.Claims = map[string]any{}
 	emptyArgs.HTTP.Headers = map[string]string{}
 	emptyArgs.Workload.URISANs = []string{}
+	emptyArgs.Principal.Act = []Actor{}
 
 	return []struct {
 		name string

@@ -28,6 +28,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
@@ -47,8 +48,10 @@ const (
 	meshConfigFile = "istio/meshconfig.yaml"
 	authzPolicy    = "istio/authorizationpolicy.yaml"
 	deploymentFile = "istio/deployment.yaml"
+	envoyFilterFile = "istio/envoyfilter-extproc.yaml"
 
 	extAuthzFilter = "envoy.filters.http.ext_authz"
+	extProcFilter  = "envoy.filters.http.ext_proc"
 	maxBodyBytes   = 1048576
 )
 
@@ -65,6 +68,8 @@ func envoyTypes(t *testing.T) *protoregistry.Types {
 		&hcmv3.HttpConnectionManager{},
 		&extauthzv3.ExtAuthz{},
 		&extauthzv3.ExtAuthzPerRoute{},
+		&extprocv3.ExternalProcessor{},
+		&extprocv3.ExtProcPerRoute{},
 		&routerv3.Router{},
 		&upstreamhttpv3.HttpProtocolOptions{},
 	} {
@@ -247,6 +252,7 @@ func isDeprecated(fd protoreflect.FieldDescriptor) bool {
 type envoyParts struct {
 	hcm      *hcmv3.HttpConnectionManager
 	extAuthz *extauthzv3.ExtAuthz
+	extProc  *extprocv3.ExternalProcessor
 	routes   map[string]*routev3.Route
 	clusters map[string]*clusterv3.Cluster
 	types    *protoregistry.Types
@@ -266,13 +272,17 @@ func envoyConfig(t *testing.T) envoyParts {
 	hcm := listenerHCM(t, l, types)
 	p := envoyParts{hcm: hcm, routes: map[string]*routev3.Route{}, clusters: map[string]*clusterv3.Cluster{}, types: types}
 	for _, f := range hcm.GetHttpFilters() {
-		if f.GetName() == extAuthzFilter {
+		switch f.GetName() {
+		case extAuthzFilter:
 			p.extAuthz = new(extauthzv3.ExtAuthz)
 			unpack(t, f.GetTypedConfig(), p.extAuthz, types)
+		case extProcFilter:
+			p.extProc = new(extprocv3.ExternalProcessor)
+			unpack(t, f.GetTypedConfig(), p.extProc, types)
 		}
 	}
-	if p.extAuthz == nil {
-		t.Fatalf("http_filters has no %q; want the ext_authz filter", extAuthzFilter)
+	if p.extAuthz == nil || p.extProc == nil {
+		t.Fatalf("http_filters lack %q or %q; want both filters", extAuthzFilter, extProcFilter)
 	}
 	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
 		for _, r := range vh.GetRoutes() {
@@ -341,10 +351,72 @@ func TestEnvoyFilterOrder(t *testing.T) {
 	for _, f := range envoyConfig(t).hcm.GetHttpFilters() {
 		names = append(names, f.GetName())
 	}
-	want := []string{extAuthzFilter, "envoy.filters.http.router"}
+	want := []string{extAuthzFilter, extProcFilter, "envoy.filters.http.router"}
 	if diff := cmp.Diff(want, names); diff != "" {
-		t.Errorf("http_filters = %v; want %v (ext_authz before the router, nothing between)", names, want)
+		t.Errorf("http_filters = %v; want %v (ext_authz, then ext_proc, then the router)", names, want)
 	}
+}
+
+// TestEnvoyExtProcSettings pins the response processor's fail-closed
+// settings: an ext_proc that fails open would hand the client unfiltered
+// lists, and one without the forwarded namespace would refuse every answer.
+func TestEnvoyExtProcSettings(t *testing.T) {
+	ep := envoyConfig(t).extProc
+	pm := ep.GetProcessingMode()
+	overrides := []string{}
+	for _, m := range ep.GetAllowedOverrideModes() {
+		overrides = append(overrides, m.GetResponseHeaderMode().String()+"/"+m.GetResponseBodyMode().String())
+	}
+	tests := []row{
+		{"grpc_service.envoy_grpc.cluster_name", ep.GetGrpcService().GetEnvoyGrpc().GetClusterName(), "mcp_authz"},
+		{"grpc_service.timeout unset (streams outlive it)", ep.GetGrpcService().GetTimeout() == nil, true},
+		{"failure_mode_allow", ep.GetFailureModeAllow(), false},
+		{"observability_mode", ep.GetObservabilityMode(), false},
+		{"status_on_error.code", ep.GetStatusOnError().GetCode(), typev3.StatusCode_ServiceUnavailable},
+		{"message_timeout", ep.GetMessageTimeout().AsDuration(), time.Second},
+		{"processing_mode.request_header_mode", pm.GetRequestHeaderMode(), extprocv3.ProcessingMode_SEND},
+		{"processing_mode.response_header_mode", pm.GetResponseHeaderMode(), extprocv3.ProcessingMode_SEND},
+		{"processing_mode.request_body_mode", pm.GetRequestBodyMode(), extprocv3.ProcessingMode_NONE},
+		{"processing_mode.response_body_mode", pm.GetResponseBodyMode(), extprocv3.ProcessingMode_NONE},
+		{"allow_mode_override", ep.GetAllowModeOverride(), true},
+		{"allowed_override_modes", overrides, []string{"SEND/BUFFERED", "SEND/STREAMED"}},
+		{"send_body_without_waiting_for_header_response (would ignore mode_override)", ep.GetSendBodyWithoutWaitingForHeaderResponse(), false},
+		{"metadata_options.forwarding_namespaces.untyped", ep.GetMetadataOptions().GetForwardingNamespaces().GetUntyped(), []string{extAuthzFilter}},
+		{"disable_immediate_response", ep.GetDisableImmediateResponse(), false},
+		{"route_cache_action", ep.GetRouteCacheAction(), extprocv3.ExternalProcessor_RETAIN},
+	}
+	checkRows(t, "ext_proc", tests)
+	l := loadListener(t)
+	if got := l.GetPerConnectionBufferLimitBytes().GetValue(); got != 4<<20 {
+		t.Errorf("listener per_connection_buffer_limit_bytes = %d; want 4194304 (the processor's max_body_bytes)", got)
+	}
+}
+
+// TestEnvoyExtProcOnlyOffForMetadata keeps ext_proc on every route that
+// reaches the MCP server.
+func TestEnvoyExtProcOnlyOffForMetadata(t *testing.T) {
+	p := envoyConfig(t)
+	var disabled []string
+	for name, r := range p.routes {
+		a, ok := r.GetTypedPerFilterConfig()[extProcFilter]
+		if !ok {
+			continue
+		}
+		pr := new(extprocv3.ExtProcPerRoute)
+		unpack(t, a, pr, p.types)
+		if pr.GetDisabled() {
+			disabled = append(disabled, name)
+		}
+	}
+	if want := []string{"protected_resource_metadata"}; !slices.Equal(disabled, want) {
+		t.Errorf("routes with ext_proc disabled = %v; want %v", disabled, want)
+	}
+}
+
+func loadListener(t *testing.T) *listenerv3.Listener {
+	t.Helper()
+	b, _ := loadBootstrap(t)
+	return b.GetStaticResources().GetListeners()[0]
 }
 
 // perRoute returns the route's ExtAuthzPerRoute, or nil when it has none.
@@ -1077,7 +1149,7 @@ func underMount(c container, file string) bool {
 // TestExamplesHaveNoTabs guards the hand-edited files: a tab in YAML
 // indentation is an error in kubectl and easy to miss in review.
 func TestExamplesHaveNoTabs(t *testing.T) {
-	for _, f := range []string{envoyFile, meshConfigFile, authzPolicy, deploymentFile} {
+	for _, f := range []string{envoyFile, meshConfigFile, authzPolicy, deploymentFile, envoyFilterFile} {
 		t.Run(f, func(t *testing.T) {
 			raw, err := os.ReadFile(f)
 			if err != nil {

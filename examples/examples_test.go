@@ -44,10 +44,10 @@ import (
 )
 
 const (
-	envoyFile      = "envoy/envoy.yaml"
-	meshConfigFile = "istio/meshconfig.yaml"
-	authzPolicy    = "istio/authorizationpolicy.yaml"
-	deploymentFile = "istio/deployment.yaml"
+	envoyFile       = "envoy/envoy.yaml"
+	meshConfigFile  = "istio/meshconfig.yaml"
+	authzPolicy     = "istio/authorizationpolicy.yaml"
+	deploymentFile  = "istio/deployment.yaml"
 	envoyFilterFile = "istio/envoyfilter-extproc.yaml"
 
 	extAuthzFilter = "envoy.filters.http.ext_authz"

@@ -23,7 +23,6 @@ import (
 
 	"github.com/mcp-authz/mcp-authz/pkg/config"
 	"github.com/mcp-authz/mcp-authz/pkg/extauthz"
-	"github.com/mcp-authz/mcp-authz/pkg/extproc"
 	"github.com/mcp-authz/mcp-authz/pkg/identity"
 	"github.com/mcp-authz/mcp-authz/pkg/policy"
 	"github.com/mcp-authz/mcp-authz/pkg/upstream"
@@ -74,7 +73,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	// A CheckRequest carries a request body; a ProcessingRequest a buffered
 	// response body: the larger bound, plus room for headers and metadata.
-	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(max(cfg.Limits.BodyBytes, extproc.DefaultMaxBodyBytes) + 1<<20))
+	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(max(cfg.Limits.BodyBytes, cfg.ExtProc.MaxBodyBytes) + 1<<20))
 	a.health = health.NewServer()
 	a.setServing(false)
 	authv3.RegisterAuthorizationServer(a.grpc, comp.Server)

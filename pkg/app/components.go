@@ -126,7 +126,8 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 		c.Close()
 		return nil, err
 	}
-	opts := policy.Options{Deadline: cfg.Policy.Deadline.D(), EnableNetwork: cfg.Policy.EnableNetwork, Logger: log}
+	opts := policy.Options{Deadline: cfg.Policy.Deadline.D(), EnableNetwork: cfg.Policy.EnableNetwork, Logger: log,
+		ResponseDeadline: cfg.ExtProc.Deadline.D()}
 	if watcher != nil {
 		opts.Drift = watcher
 		c.closers = append(c.closers, func() { _ = watcher.Close() })
@@ -159,7 +160,10 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 		return nil, err
 	}
 	c.Server = c.NewServer(c.Engine)
-	c.Processor = extproc.New(extproc.Options{Logger: log}, c.Engine, c.watcher)
+	if err := c.buildProcessor(cfg, log); err != nil {
+		c.Close()
+		return nil, err
+	}
 	c.Metadata = publicHandler(identity.MetadataHandler(metadataDocs(cfg)), up.publisher)
 	return c, nil
 }
@@ -309,4 +313,16 @@ func (a *App) adminMux() *http.ServeMux {
 		_ = json.NewEncoder(w).Encode(body)
 	})
 	return mux
+}
+
+// buildProcessor builds the ext_proc server over the same engine and the
+// drift state the watcher keeps, with its outcome counter.
+func (c *Components) buildProcessor(cfg *config.Config, log *slog.Logger) error {
+	responses := telemetry.NewResponses()
+	if err := c.Metrics.Register(responses); err != nil {
+		return fmt.Errorf("app: metrics: %w", err)
+	}
+	c.Processor = extproc.New(extproc.Options{MaxBodyBytes: cfg.ExtProc.MaxBodyBytes,
+		MaxOutputBytes: cfg.ExtProc.MaxOutputBytes, Logger: log, Observer: responses}, c.Engine, c.watcher)
+	return nil
 }

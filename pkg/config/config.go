@@ -87,6 +87,8 @@ type Config struct {
 	// DriftWatch lists upstreams whose live tools are compared with the
 	// approved manifests at an interval.
 	DriftWatch []DriftUpstream `json:"drift_watch"`
+	// ExtProc bounds the response processor (ext_proc).
+	ExtProc ExtProc `json:"extproc"`
 	// ShutdownTimeout bounds the drain of in-flight Checks on SIGTERM.
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
 	// LogLevel is debug, info, warn or error.

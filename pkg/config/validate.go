@@ -39,6 +39,7 @@ func (c *Config) ApplyDefaults() {
 		c.Resources = []Hop{{Path: c.MCPPath, Resource: c.Resource, PublicOrigin: c.PublicOrigin}}
 	}
 	c.applyTokenDefaults()
+	c.applyExtProcDefaults()
 	for i := range c.Resources {
 		if c.Resources[i].PublicOrigin == "" {
 			c.Resources[i].PublicOrigin = originOf(c.Resources[i].Resource)
@@ -79,6 +80,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateLimits(add)
 	c.validateDrift(add)
+	c.validateExtProc(add)
 	c.validateTokens(add)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

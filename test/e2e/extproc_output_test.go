@@ -209,8 +209,12 @@ func TestExtProcDriftRemovedThenDenied(t *testing.T) {
 		t.Fatalf("tools/list with a drifted search_issues = %v; want the other 8 tools", got)
 	}
 	wantDeny(t, "search_issues after its live description changed", mustCheck(t, client, call), 200, "manifest_drift")
-	if m := metrics(t, a.Addr("admin")); !strings.Contains(m, "mcp_authz_manifest_drift_total 1") {
+	m := metrics(t, a.Addr("admin"))
+	if !strings.Contains(m, "mcp_authz_manifest_drift_total 1") {
 		t.Errorf("metrics lack mcp_authz_manifest_drift_total 1:\n%s", grepLines(m, "drift"))
+	}
+	if !strings.Contains(m, `mcp_authz_responses_total{outcome="filtered",reason=""} 1`) {
+		t.Errorf("metrics lack one filtered response:\n%s", grepLines(m, "responses"))
 	}
 
 	defs["search_issues"] = approved

@@ -56,3 +56,12 @@ test_deny_prompts_for_wrong_audience if {
 	])
 	count(list.allowed) == 0 with input as doc
 }
+
+test_allow_tool_granted_by_pinned_annotation if {
+	tools := {
+		"get_issue": object.union(verdict("get_issue"), {"annotations": {"readOnlyHint": true}}),
+		"delete_repo": object.union(verdict("delete_repo"), {"annotations": {"readOnlyHint": false, "destructiveHint": true}}),
+	}
+	list.allowed == {"get_issue"} with input as listing(["viewer"], tools)
+		with data.mcp.roles.viewer as {"tools": [], "tool_classes": ["issues/read_only"]}
+}

@@ -103,7 +103,7 @@ func (s *Server) collect(in *policy.Input, raws []json.RawMessage, it listItems)
 		}
 		v := reg.ListVerdict(server, name, hash, nil)
 		in.List.Tools[name] = policy.Tool{ID: v.ID, Registered: v.Registered, Approved: v.Approved,
-			Drifted: v.Drifted, ArgumentsValid: v.ArgumentsValid}
+			Drifted: v.Drifted, DriftReason: v.DriftReason, ArgumentsValid: v.ArgumentsValid, Annotations: v.Annotations}
 	}
 	s.recordDrift(server, live)
 	return items, nil

@@ -45,7 +45,14 @@ func (r *Registry) ListVerdict(server, tool, liveHash string, drift DriftSource)
 		return v
 	}
 	v.Approved, v.ArgumentsValid = true, true
+	v.Annotations = t.annotations
 	v.Drifted = liveHash != t.hash || (drift != nil && drift.Drifted(v.ID, t.hash))
+	if v.Drifted {
+		v.DriftReason = DriftChanged
+		if liveHash == DriftContentHashMismatch {
+			v.DriftReason = DriftContentHashMismatch
+		}
+	}
 	return v
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -134,6 +135,29 @@ func agree(t *testing.T, body []byte, msg *Message) {
 	if msg.ID != nil && !bytes.Equal(id, msg.ID) {
 		t.Errorf("Go struct decoder reads id %s; Parse judged %s\nbody: %q", id, msg.ID, body)
 	}
+	if msg.ID != nil && !sdkRequestID(msg.ID) {
+		t.Errorf("Parse accepted id %s; the SDKs' RequestId is a string or an integer within ±(2^63-1)\nbody: %q", msg.ID, body)
+	}
+}
+
+// sdkRequestID is the oracle for an acceptable id, written independently
+// of Parse: a JSON string, or a number that json.Number.Int64 (strconv's
+// base-10 ParseInt: no fraction, no exponent) reads as an int64 other than
+// -2^63. That is both SDKs' RequestId (TypeScript: string or integer; Go:
+// string or int64).
+func sdkRequestID(raw json.RawMessage) bool {
+	var v any
+	if lenientDecode(raw, &v) != nil {
+		return false
+	}
+	switch id := v.(type) {
+	case string:
+		return true
+	case json.Number:
+		n, err := id.Int64()
+		return err == nil && n != math.MinInt64
+	}
+	return false
 }
 
 // checkError fails unless err is a well-formed *Error for body.
@@ -154,16 +178,8 @@ func checkError(t *testing.T, body []byte, err error) {
 	if e.Code == CodeParseError && e.ID != nil {
 		t.Errorf("Parse(%q) = parse error with id %s; want null", body, e.ID)
 	}
-	if e.ID != nil {
-		var v any
-		if lenientDecode(e.ID, &v) != nil {
-			t.Errorf("Parse(%q) error id %q is not JSON", body, e.ID)
-		}
-		switch v.(type) {
-		case string, json.Number:
-		default:
-			t.Errorf("Parse(%q) error id %s is not a string or number", body, e.ID)
-		}
+	if e.ID != nil && !sdkRequestID(e.ID) {
+		t.Errorf("Parse(%q) error echoes id %s; want a string or an integer within ±(2^63-1), or null", body, e.ID)
 	}
 	if !json.Valid(body) && e.Code != CodeParseError && e.Msg != msgTooDeep && !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Parse(%q) = %v for invalid JSON; want a parse error", body, err)

@@ -74,7 +74,7 @@ const (
 	msgVersion        = `Invalid Request: jsonrpc must be "2.0"`
 	msgUnknownMember  = "Invalid Request: unknown top-level member"
 	msgMethodType     = "Invalid Request: method must be a string"
-	msgIDType         = "Invalid Request: id must be a string or a number"
+	msgIDType         = "Invalid Request: id must be a string or an integer"
 	msgNoMethod       = "Invalid Request: missing method, result or error"
 	msgMixed          = "Invalid Request: a request carries no result or error"
 	msgResultAndError = "Invalid Request: a response carries exactly one of result and error"

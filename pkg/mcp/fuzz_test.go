@@ -12,8 +12,11 @@ var fuzzLimits = Limits{MaxBytes: 64 << 10, MaxDepth: 32}
 // FuzzParse is a differential fuzz target: whenever Parse accepts a body,
 // encoding/json (lenient, last-wins; once into maps, case-sensitive, as the
 // MCP SDKs read; once into structs, case-insensitive, as Go servers using
-// encoding/json read) must see the same method, name, arguments and id.
-// Whenever Parse refuses one, the error must be a well-formed *Error.
+// encoding/json read) must see the same method, name, arguments and id,
+// and the id must be one the SDKs' RequestId accepts (a string or an
+// integer within ±(2^63-1); sdkRequestID is the independent oracle).
+// Whenever Parse refuses one, the error must be a well-formed *Error whose
+// echoed id, if any, is such an id too.
 func FuzzParse(f *testing.F) {
 	for _, tc := range allParseCases() {
 		f.Add([]byte(tc.body))
@@ -24,6 +27,10 @@ func FuzzParse(f *testing.F) {
 	for _, body := range benchBodies(f) {
 		f.Add(body)
 	}
+	for _, id := range idSeeds {
+		f.Add([]byte(`{"jsonrpc":"2.0","id":` + id + `,"method":"ping"}`))
+		f.Add([]byte(`{"jsonrpc":"2.0","id":` + id + `,"error":{"code":1,"message":"m"},"x":1}`))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		msg, err := Parse(body, fuzzLimits)
 		if err != nil {
@@ -32,6 +39,13 @@ func FuzzParse(f *testing.F) {
 		}
 		agree(t, body, msg)
 	})
+}
+
+// idSeeds are id literals around the accepted shapes' edges.
+var idSeeds = []string{
+	"0", "-0", "7", "9223372036854775807", "-9223372036854775807", "9223372036854775808",
+	"-9223372036854775808", "18446744073709551616", "1.5", "1.0", "-0.0", "1e3", "1E3", "1e+3", "1e-3",
+	"1e400", "0e0", `"1.5"`, `"x"`, "true", "null", "[1]", "{}",
 }
 
 // benchBodies returns the bodies in testdata/bench.

@@ -35,7 +35,9 @@ func (l Limits) withDefaults() Limits {
 //     a sibling under Unicode simple case folding, in any object; a member
 //     name that differs only in case from a protocol member at the top
 //     level, in params, params._meta or error; a member named __proto__; an
-//     unknown top-level member; a wrong jsonrpc, id, method, result or error;
+//     unknown top-level member; a wrong jsonrpc, id, method, result or error
+//     (an id is a string or an integer within ±(2^63-1): 1.5, 1.0, 1e3, 1e400
+//     and 2^63 are refused with id null);
 //     params that are not a structured value; nesting deeper than
 //     lim.MaxDepth (reading stops there, so the id is null); a body larger
 //     than lim.MaxBytes (Cause wraps ErrTooLarge); a number literal over
@@ -142,6 +144,9 @@ func (r *reading) topMember(key []byte) error {
 		r.idKind, r.idStart = kindOf(c), p.pos
 		err := p.skipValue()
 		r.idEnd = p.pos
+		if r.idKind == 'n' && !integerID(p.data[r.idStart:r.idEnd]) {
+			r.idKind = kindNonIntegerID
+		}
 		return err
 	case "method":
 		r.methodKind = kindOf(c)
@@ -229,6 +234,33 @@ func (r *reading) errorMember(key []byte) error {
 		r.errMessage = c == '"'
 	}
 	return err
+}
+
+// kindNonIntegerID is the id kind of a number that is not an integer within
+// ±(2^63-1): invalid, like a boolean id.
+const kindNonIntegerID = 'x'
+
+// maxIDDigits is 2^63-1, the largest id magnitude: both SDKs' RequestId is
+// a string or an integer, and a server decoding the id into an int64 (or a
+// float64) would otherwise answer with another id than we judged.
+const maxIDDigits = "9223372036854775807"
+
+// integerID reports whether the number literal b (valid JSON) is an
+// integer within ±(2^63-1): no fraction, no exponent (1e3, 1.0 and 1e400
+// are refused, whatever value they denote).
+func integerID(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > len(maxIDDigits) {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) < len(maxIDDigits) || string(b) <= maxIDDigits
 }
 
 // validID returns a copy of the raw id when it is one unambiguous string or

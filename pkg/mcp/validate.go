@@ -30,7 +30,7 @@ func (r *reading) message() (*Message, error) {
 
 // envelope checks jsonrpc, the top-level members, id, method, result and
 // error, and returns the message kind or a failed rule's message and code.
-// A result response needs a string or number id; an error response may have
+// A result response needs a string or integer id; an error response may have
 // none or null (JSON-RPC answers unidentifiable requests so).
 func (r *reading) envelope() (Kind, string, int) {
 	switch {

@@ -42,6 +42,10 @@ func TestCheckDenialTable(t *testing.T) {
 		{name: "wrong path case", spec: func(s *reqSpec) { s.path = "/MCP" }, want: want{status: 404, reason: "path_not_found"}},
 		{name: "wrong path encoded", spec: func(s *reqSpec) { s.path = "/%6Dcp" }, want: want{status: 404, reason: "path_not_found"}},
 		{name: "method not allowed", spec: func(s *reqSpec) { s.method = "PUT" }, want: want{status: 405, reason: "method_not_allowed", header: [2]string{"allow", "GET, POST, DELETE"}}},
+		{name: "method lower-case", spec: func(s *reqSpec) { s.method = "post" }, want: want{status: 405, reason: "method_not_allowed", header: [2]string{"allow", "GET, POST, DELETE"}}},
+		{name: "method mixed-case", spec: func(s *reqSpec) { s.method = "Post" }, want: want{status: 405, reason: "method_not_allowed", header: [2]string{"allow", "GET, POST, DELETE"}}},
+		{name: "fractional JSON-RPC id", spec: func(s *reqSpec) { s.body = `{"jsonrpc":"2.0","id":1.5,"method":"ping"}` }, want: want{status: 400, reason: "invalid_request", rpcCode: -32600, id: "null"}},
+		{name: "JSON-RPC id over 2^63-1", spec: func(s *reqSpec) { s.body = `{"jsonrpc":"2.0","id":9223372036854775808,"method":"ping"}` }, want: want{status: 400, reason: "invalid_request", rpcCode: -32600, id: "null"}},
 		{name: "partial body", spec: func(s *reqSpec) { s.headers["x-envoy-auth-partial-body"] = "true" }, want: want{status: 413, reason: "partial_body"}},
 		{name: "content-length larger than body", spec: func(s *reqSpec) { s.headers["content-length"] = "9999" }, want: want{status: 413, reason: "content_length_mismatch"}},
 		{name: "body over limit", spec: func(s *reqSpec) {

@@ -44,7 +44,7 @@ func newView(req *authv3.CheckRequest) *view {
 	a := req.GetAttributes()
 	h := a.GetRequest().GetHttp()
 	v := &view{
-		method:        strings.ToUpper(h.GetMethod()),
+		method:        h.GetMethod(), // case-sensitive (RFC 9110 section 9.1): "post" is not POST
 		path:          h.GetPath(),
 		host:          h.GetHost(),
 		scheme:        h.GetScheme(),
@@ -93,7 +93,7 @@ func headerValue(hv *corev3.HeaderValue) string {
 // the dedicated fields empty (older captures).
 func (v *view) fillFromPseudoHeaders() {
 	if v.method == "" {
-		v.method = strings.ToUpper(v.first(":method"))
+		v.method = v.first(":method")
 	}
 	if v.path == "" {
 		v.path = v.first(":path")

@@ -69,7 +69,8 @@ reason := "audience_mismatch" if {
 #   The first failing check of a tools/call: registered, the tool's DPoP
 #   requirement, the tool's workloads, manifest approved, not drifted (a live
 #   definition advertising a wrong contentHash is content_hash_mismatch),
-#   tenant, role, scopes, arguments.
+#   tenant, role (invalid_roles_claim when the token's roles claim had the
+#   wrong shape, so no role could be read), scopes, arguments.
 tool_reason := "tool_not_registered" if {
 	not tools.registered
 } else := "dpop_required" if {
@@ -84,6 +85,9 @@ tool_reason := "tool_not_registered" if {
 	manifest.drifted
 } else := "tenant_mismatch" if {
 	not tenants.allowed
+} else := "invalid_roles_claim" if {
+	not roles.allowed
+	roles.claim_invalid
 } else := "tool_not_allowed" if {
 	not roles.allowed
 } else := "insufficient_scope" if {
@@ -159,12 +163,14 @@ dpop_challenge := {
 # METADATA
 # title: Dynamic metadata
 # description: >-
-#   Returned to Envoy for access logs: the subject, the method and, for a
-#   tools/call, the canonical tool id.
-metadata := object.union(
+#   Returned to Envoy for access logs: the subject, the method, for a
+#   tools/call the canonical tool id, and roles_error when the token's roles
+#   claim was ignored (visible even when the request is allowed).
+metadata := object.union_n([
 	{"sub": object.get(input, ["principal", "sub"], ""), "method": object.get(input, ["mcp", "method"], "")},
 	tool_metadata,
-)
+	roles_metadata,
+])
 
 # METADATA
 # title: Tool metadata
@@ -172,3 +178,10 @@ metadata := object.union(
 default tool_metadata := {}
 
 tool_metadata := {"tool_id": tools.id} if methods.tool_call
+
+# METADATA
+# title: Roles metadata
+# description: The roles_error member of the dynamic metadata when the roles claim was ignored.
+default roles_metadata := {}
+
+roles_metadata := {"roles_error": "invalid_roles_claim"} if roles.claim_invalid

@@ -177,6 +177,24 @@ test_deny_no_roles if {
 	denied(patched({"principal": {"roles": []}}), "tool_not_allowed")
 }
 
+test_deny_invalid_roles_claim if {
+	d := patched({"principal": {"roles": [], "roles_error": "invalid_roles_claim"}})
+	denied(d, "invalid_roles_claim")
+	d.jsonrpc_error == forbidden
+	d.dynamic_metadata == {"sub": "alice", "method": "tools/call", "tool_id": "issues/search_issues", "roles_error": "invalid_roles_claim"}
+}
+
+test_deny_invalid_roles_claim_after_registry_checks if {
+	denied(patched({"principal": {"roles": [], "roles_error": "invalid_roles_claim"}, "tool": {"drifted": true}}), "manifest_drift")
+}
+
+test_allow_invalid_roles_claim_when_no_role_is_needed if {
+	req := object.union(message("request", "tools/list", true), {"principal": {"roles": [], "roles_error": "invalid_roles_claim"}})
+	d := decide(req)
+	d.allow
+	d.dynamic_metadata.roles_error == "invalid_roles_claim"
+}
+
 test_deny_insufficient_scope if {
 	d := decide(call("delete_repo", {}))
 	d == {

@@ -10,6 +10,8 @@
 #   one of which a caller must hold to call any destructive tool, on top of a
 #   grant. The caller's roles come from the token (input.principal.roles).
 #   Change a mapping in data, not here.
+#   A roles claim in another shape than the configured roles_claim_format
+#   yields no roles and input.principal.roles_error (invalid_roles_claim).
 package mcp.authz.roles
 
 import data.mcp.authz.annotations
@@ -80,3 +82,10 @@ destructive_allowed if {
 	some role in input.principal.roles
 	role in destructive_roles
 }
+
+# METADATA
+# title: Roles claim invalid
+# description: >-
+#   True when the token's roles claim had another shape than roles_claim_format:
+#   Go dropped it (no roles) and set input.principal.roles_error.
+claim_invalid if input.principal.roles_error == "invalid_roles_claim"

@@ -84,3 +84,11 @@ test_deny_wildcard_unregistered_tool if {
 test_deny_role_name_is_case_sensitive if {
 	not allowed(["Admin"], "search_issues")
 }
+
+test_allow_claim_valid_without_roles_error if {
+	not roles.claim_invalid with input as call(["admin"], "get_issue", true)
+}
+
+test_deny_claim_invalid_with_roles_error if {
+	roles.claim_invalid with input as object.union(call([], "get_issue", true), {"principal": {"roles_error": "invalid_roles_claim"}})
+}

@@ -237,21 +237,24 @@ func loadBundleFile(bc config.Bundle) (*bundle.Bundle, error) {
 
 func identityConfig(cfg *config.Config, log *slog.Logger) identity.Config {
 	ic := identity.Config{
-		RolesClaim:    cfg.RolesClaim,
-		Skew:          cfg.Identity.Skew.D(),
-		MaxTokenBytes: cfg.Limits.TokenBytes,
-		CacheSize:     cfg.Identity.CacheSize,
-		JWKSRefresh:   cfg.Identity.JWKSRefresh.D(),
-		MaxStaleness:  cfg.Identity.MaxStaleness.D(),
-		FetchTimeout:  cfg.Identity.FetchTimeout.D(),
-		DPoP:          dpopOptions(cfg),
-		Logger:        log,
+		RolesClaim:       cfg.RolesClaim,
+		RolesClaimFormat: cfg.RolesClaimFormat,
+		Skew:             cfg.Identity.Skew.D(),
+		MaxTokenBytes:    cfg.Limits.TokenBytes,
+		CacheSize:        cfg.Identity.CacheSize,
+		JWKSRefresh:      cfg.Identity.JWKSRefresh.D(),
+		MaxStaleness:     cfg.Identity.MaxStaleness.D(),
+		FetchTimeout:     cfg.Identity.FetchTimeout.D(),
+		DPoP:             dpopOptions(cfg),
+		Logger:           log,
 	}
 	for _, is := range cfg.Issuers {
 		ic.Issuers = append(ic.Issuers, identity.IssuerConfig{
 			Issuer: is.Issuer, JWKSFile: is.JWKSFile, JWKSURL: is.JWKSURL, DiscoveryURL: is.DiscoveryURL,
 			CAFile: is.CAFile, InsecureHTTP: is.InsecureHTTP, Algorithms: is.Algorithms,
 			RequireTyp: is.RequireTyp, RequireDPoP: is.RequireDPoP,
+			RequireClaims: is.RequireClaims, AllowMultiAudience: is.AllowMultiAudience, KIDOptional: is.KIDOptional,
+			DPoP: identity.IssuerDPoP{IgnoreProofWithBearer: is.DPoP.IgnoreProofWithBearer},
 		})
 	}
 	return ic

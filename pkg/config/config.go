@@ -20,6 +20,7 @@ const (
 	DefaultAdminListen      = "127.0.0.1:9192"
 	DefaultMCPPath          = "/mcp"
 	DefaultRolesClaim       = "roles"
+	DefaultRolesClaimFormat = "array"
 	DefaultPolicyDenyStatus = 200
 	DefaultDenyFormat       = "jsonrpc_error"
 	DefaultBodyBytes        = 1 << 20
@@ -66,6 +67,11 @@ type Config struct {
 	Issuers []Issuer `json:"issuers"`
 	// RolesClaim names the claim roles are read from.
 	RolesClaim string `json:"roles_claim"`
+	// RolesClaimFormat is the one shape the roles claim may have: array (a
+	// JSON array of strings), string (one role) or space_separated (roles
+	// separated by spaces, like scope). Any other shape yields no roles and
+	// the reason invalid_roles_claim when a call needs them.
+	RolesClaimFormat string `json:"roles_claim_format"`
 	// Identity tunes token verification.
 	Identity Identity `json:"identity"`
 	// DPoP tunes DPoP proof verification (RFC 9449).
@@ -156,6 +162,25 @@ type Issuer struct {
 	// TokenExchange is the security token service exchanging this issuer's
 	// tokens on hops in exchange mode (a hop's own token_exchange wins).
 	TokenExchange *TokenExchange `json:"token_exchange"`
+	// RequireClaims lists RFC 9068 claims required besides iss, exp, aud
+	// and sub (always required): client_id, jti, iat.
+	RequireClaims []string `json:"require_claims"`
+	// AllowMultiAudience accepts an aud listing other resources besides
+	// this hop's (RFC 7519 "contains"); by default such a token is refused.
+	AllowMultiAudience bool `json:"allow_multi_audience"`
+	// KIDOptional accepts a token without kid while the issuer's key set
+	// holds exactly one key usable for its alg; by default kid is required.
+	KIDOptional bool `json:"kid_optional"`
+	// DPoP holds this issuer's DPoP exceptions.
+	DPoP IssuerDPoP `json:"dpop"`
+}
+
+// IssuerDPoP holds one issuer's DPoP exceptions.
+type IssuerDPoP struct {
+	// IgnoreProofWithBearer ignores a DPoP header sent beside an
+	// Authorization: Bearer token; by default the pair is refused (401
+	// invalid_dpop_proof).
+	IgnoreProofWithBearer bool `json:"ignore_proof_with_bearer"`
 }
 
 // Identity tunes token verification.

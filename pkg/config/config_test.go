@@ -26,6 +26,11 @@ func TestParseDefaults(t *testing.T) {
 		{"admin_listen", c.AdminListen, DefaultAdminListen},
 		{"mcp_path", c.MCPPath, "/mcp"},
 		{"roles_claim", c.RolesClaim, "roles"},
+		{"roles_claim_format", c.RolesClaimFormat, "array"},
+		{"issuers[0].require_claims", len(c.Issuers[0].RequireClaims), 0},
+		{"issuers[0].allow_multi_audience", c.Issuers[0].AllowMultiAudience, false},
+		{"issuers[0].kid_optional", c.Issuers[0].KIDOptional, false},
+		{"issuers[0].dpop.ignore_proof_with_bearer", c.Issuers[0].DPoP.IgnoreProofWithBearer, false},
 		{"policy_deny_status", c.PolicyDenyStatus, 200},
 		{"deny_format", c.DenyFormat, "jsonrpc_error"},
 		{"limits.body_bytes", c.Limits.BodyBytes, DefaultBodyBytes},
@@ -74,6 +79,13 @@ limits:
 		{"public equals admin", minimal + "public_listen: 127.0.0.1:9192\n", []string{"public_listen: must differ"}},
 		{"origin with path", minimal + "allowed_origins: [https://a.test/x]\n", []string{"allowed_origins[0]"}},
 		{"verification key without a bundle file", minimal + "bundle:\n  verification_key_file: k.pub\n", []string{"bundle.verification_key_file: the embedded bundle is not signed"}},
+		{"unknown roles_claim_format", minimal + "roles_claim_format: csv\n", []string{`roles_claim_format: must be array, string or space_separated, got "csv"`}},
+		{"unknown required claim", "resource: https://x.test/mcp\nissuers: [{issuer: a, jwks_file: f, require_claims: [client_id, email]}]\n",
+			[]string{`issuers[0].require_claims: "email" is not one of`}},
+		{"unknown key in issuer dpop", "resource: https://x.test/mcp\nissuers: [{issuer: a, jwks_file: f, dpop: {ignore_proof: true}}]\n",
+			[]string{"issuers[0].dpop.ignore_proof: unknown key"}},
+		{"every token-profile knob", "resource: https://x.test/mcp\nroles_claim_format: space_separated\n" +
+			"issuers: [{issuer: a, jwks_file: f, require_claims: [client_id, jti, iat], allow_multi_audience: true, kid_optional: true, dpop: {ignore_proof_with_bearer: true}}]\n", nil},
 		{"both resource and resources", minimal + "resources: [{path: /a, resource: https://a.test/a}]\n", []string{"not both"}},
 	}
 	for _, tc := range tests {

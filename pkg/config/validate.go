@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -15,6 +16,7 @@ func (c *Config) ApplyDefaults() {
 	setStr(&c.AdminListen, DefaultAdminListen)
 	setStr(&c.MCPPath, DefaultMCPPath)
 	setStr(&c.RolesClaim, DefaultRolesClaim)
+	setStr(&c.RolesClaimFormat, DefaultRolesClaimFormat)
 	setStr(&c.LogLevel, "info")
 	setInt(&c.PolicyDenyStatus, DefaultPolicyDenyStatus)
 	setStr(&c.DenyFormat, DefaultDenyFormat)
@@ -69,6 +71,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateIssuers(add)
+	switch c.RolesClaimFormat {
+	case "array", "string", "space_separated":
+	default:
+		add("roles_claim_format", "must be array, string or space_separated, got %q", c.RolesClaimFormat)
+	}
 	if c.PolicyDenyStatus != 200 && c.PolicyDenyStatus != 403 {
 		add("policy_deny_status", "must be 200 or 403, got %d", c.PolicyDenyStatus)
 	}
@@ -89,6 +96,10 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// requirableClaims are the values issuers[].require_claims accepts: the
+// RFC 9068 section 2.2 claims (iss, exp, aud and sub are always required).
+var requirableClaims = []string{"client_id", "jti", "iat", "iss", "exp", "aud", "sub"}
 
 type addFunc func(key, format string, a ...any)
 
@@ -140,6 +151,11 @@ func (c *Config) validateIssuers(add addFunc) {
 		for _, a := range is.Algorithms {
 			if a == "none" || strings.HasPrefix(strings.ToUpper(a), "HS") {
 				add(key+".algorithms", "%q is not allowed: only asymmetric algorithms", a)
+			}
+		}
+		for _, rc := range is.RequireClaims {
+			if !slices.Contains(requirableClaims, rc) {
+				add(key+".require_claims", "%q is not one of %s", rc, strings.Join(requirableClaims, ", "))
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/mcp-authz/mcp-authz/pkg/hop"
+	"github.com/mcp-authz/mcp-authz/pkg/identity"
 	"github.com/mcp-authz/mcp-authz/pkg/policy"
 )
 
@@ -47,7 +48,9 @@ func TestCheckAllowHeaders(t *testing.T) {
 
 func TestCheckInputDocument(t *testing.T) {
 	dec := &fakeDecider{d: allowDecision}
-	s := newTestServer(t, dec, nil)
+	// The issuer ignores a DPoP header beside Bearer, so the header reaches
+	// the view and must still be kept from the policy.
+	s := newTestServerIssuer(t, dec, nil, func(ic *identity.IssuerConfig) { ic.DPoP.IgnoreProofWithBearer = true })
 	spec := baseSpec(mint(t, map[string]any{"sub": "bob", "roles": []string{"analyst"}, "azp": "cli"}))
 	spec.headers["cookie"] = "secret"
 	spec.headers["dpop"] = "proof"

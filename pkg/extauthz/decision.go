@@ -27,7 +27,7 @@ func (s *Server) input(v *view, h hop.Hop, msg *mcp.Message, rev mcp.Revision, p
 		},
 		Principal: policy.Principal{
 			Subject: p.Subject, Issuer: p.Issuer, Audience: p.Audience, Scopes: p.Scopes, Roles: p.Roles,
-			ClientID: p.ClientID, TokenType: p.TokenType, Claims: p.Claims,
+			RolesError: p.RolesError, ClientID: p.ClientID, TokenType: p.TokenType, Claims: p.Claims,
 			Act: delegationChain(v.principal, p), MayAct: policyActor(p.MayAct),
 		},
 		Workload: policy.Workload{Principal: v.principal, URISANs: s.sans.uriSANs(v.cert)},

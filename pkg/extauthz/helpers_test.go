@@ -38,9 +38,18 @@ func (f *fakeDecider) Decide(_ context.Context, in *policy.Input) (policy.Decisi
 
 func newTestServer(t testing.TB, dec Decider, mutate func(*Options)) *Server {
 	t.Helper()
-	v, err := identity.New(context.Background(), identity.Config{
-		Issuers: []identity.IssuerConfig{{Issuer: testIssuer, JWKSFile: "testdata/jwks.json", Algorithms: []string{"RS256"}}},
-	})
+	return newTestServerIssuer(t, dec, mutate, nil)
+}
+
+// newTestServerIssuer is newTestServer with the test issuer's config
+// edited by issuer (nil: unchanged).
+func newTestServerIssuer(t testing.TB, dec Decider, mutate func(*Options), issuer func(*identity.IssuerConfig)) *Server {
+	t.Helper()
+	ic := identity.IssuerConfig{Issuer: testIssuer, JWKSFile: "testdata/jwks.json", Algorithms: []string{"RS256"}}
+	if issuer != nil {
+		issuer(&ic)
+	}
+	v, err := identity.New(context.Background(), identity.Config{Issuers: []identity.IssuerConfig{ic}})
 	if err != nil {
 		t.Fatalf("identity.New: %v", err)
 	}

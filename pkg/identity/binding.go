@@ -10,8 +10,10 @@ import (
 
 // checkBinding enforces DPoP (RFC 9449) in both directions: a DPoP-bound
 // token (cnf.jkt) is refused as Bearer, the DPoP scheme needs a bound token
-// and exactly one valid proof, and an issuer with RequireDPoP accepts only
-// the DPoP scheme. The proof is checked on every request, cached or not.
+// and exactly one valid proof, an issuer with RequireDPoP accepts only the
+// DPoP scheme, and a DPoP proof beside a Bearer token is a malformed shape
+// (refused unless the issuer sets DPoP.IgnoreProofWithBearer). The proof is
+// checked on every request, cached or not.
 func (v *Verifier) checkBinding(cred credential, p *Principal, is *issuer, r Request) error {
 	if cred.scheme == schemeBearer {
 		switch {
@@ -19,6 +21,8 @@ func (v *Verifier) checkBinding(cred credential, p *Principal, is *issuer, r Req
 			return invalid(detailBoundAsBearer, errors.New("token has cnf.jkt but came with the Bearer scheme"))
 		case is.cfg.RequireDPoP:
 			return invalid(detailDPoPRequired, fmt.Errorf("issuer %q requires DPoP", is.cfg.Issuer))
+		case len(r.DPoP) > 0 && !is.cfg.DPoP.IgnoreProofWithBearer:
+			return denial.WithDetail(denial.InvalidDPoPProof, detailProofWithBearer, errors.New("DPoP header with the Bearer scheme"))
 		}
 		return nil
 	}

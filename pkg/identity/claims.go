@@ -128,8 +128,11 @@ func checkTimes(claims map[string]any, now time.Time, skew time.Duration) (lifet
 	return lifetime{expires: exp}, nil
 }
 
-// checkAudience requires aud (a string or a list) to contain resource.
-func checkAudience(claims map[string]any, resource string) ([]string, error) {
+// checkAudience requires aud (a string or a list) to contain resource and,
+// unless multi, to name nothing else: a token valid at two hops can be
+// replayed by one to the other (the confused deputy a per-hop audience
+// closes).
+func checkAudience(claims map[string]any, resource string, multi bool) ([]string, error) {
 	aud, err := stringsClaim(claims, "aud", detailAudience)
 	if err != nil {
 		return nil, err
@@ -137,7 +140,102 @@ func checkAudience(claims map[string]any, resource string) ([]string, error) {
 	if !slices.Contains(aud, resource) {
 		return nil, invalid(detailAudience, fmt.Errorf("aud does not contain %q", resource))
 	}
+	if !multi && slices.ContainsFunc(aud, func(a string) bool { return a != resource }) {
+		return nil, invalid(detailMultiAudience, fmt.Errorf("aud lists %d values besides %q", len(aud)-1, resource))
+	}
 	return aud, nil
+}
+
+// subject returns sub, which every access token must carry as a non-empty
+// string (RFC 9068 section 2.2): a token that names no user cannot be
+// user-scoped, rate-limited or audited.
+func subject(claims map[string]any) (string, error) {
+	v, present := claims["sub"]
+	if !present {
+		return "", invalid(detailNoSub, errors.New("sub absent"))
+	}
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return "", invalid(detailNoSub, fmt.Errorf("sub is %T, not a non-empty string", v))
+	}
+	return s, nil
+}
+
+// requireClaims checks the claims an issuer requires beyond the four
+// always required (RFC 9068 section 2.2): client_id and jti as non-empty
+// strings, iat present (its value is checked by checkTimes).
+func requireClaims(claims map[string]any, names []string) error {
+	for _, name := range names {
+		v, present := claims[name]
+		switch name {
+		case "client_id", "jti":
+			if s, ok := v.(string); !ok || s == "" {
+				return invalid(detailRequiredClaim(name), fmt.Errorf("required claim %s is absent or not a non-empty string", name))
+			}
+		case "iat":
+			if !present {
+				return invalid(detailRequiredClaim(name), errors.New("required claim iat is absent"))
+			}
+		}
+	}
+	return nil
+}
+
+// rolesOf reads the roles claim in its one configured shape. Any other
+// shape yields no roles and a non-nil error naming what was wrong (a
+// token carrying it stays valid: roles only ever grant).
+func rolesOf(claims map[string]any, name, format string) ([]string, error) {
+	v, present := claims[name]
+	if !present {
+		return nil, nil
+	}
+	switch format {
+	case RolesString:
+		if s, ok := v.(string); ok && s != "" {
+			return []string{s}, nil
+		}
+	case RolesSpaceSeparated:
+		if s, ok := v.(string); ok {
+			return strings.Fields(s), nil
+		}
+	default:
+		if list, ok := v.([]any); ok {
+			return stringList(list, name)
+		}
+	}
+	return nil, fmt.Errorf("claim %s is %s, want the %s format", name, jsonKind(v), format)
+}
+
+// stringList converts a JSON array holding only strings.
+func stringList(list []any, name string) ([]string, error) {
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("claim %s holds a %s", name, jsonKind(e))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// jsonKind names the JSON type of a decoded value, for logs.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // scopes returns scope (space-separated) or else scp (a string or a list).

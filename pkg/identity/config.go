@@ -51,9 +51,14 @@ func DefaultAlgorithms() []string { return slices.Clone(asymmetricAlgorithms) }
 type Config struct {
 	// Issuers are the trusted authorization servers; at least one.
 	Issuers []IssuerConfig
-	// RolesClaim names the claim holding roles (a string or a list of
-	// strings); the name is taken literally. Default "roles".
+	// RolesClaim names the claim holding roles; the name is taken
+	// literally. Default "roles".
 	RolesClaim string
+	// RolesClaimFormat is the one shape the roles claim may have:
+	// RolesArray (default: a JSON array of strings), RolesString (one role)
+	// or RolesSpaceSeparated (a string of roles separated by spaces, like
+	// scope). Any other shape yields no roles and Principal.RolesError.
+	RolesClaimFormat string
 	// Skew is the clock skew allowed on exp, nbf and iat. Default 30s.
 	Skew time.Duration
 	// MaxTokenBytes caps the token; a larger one is refused before parsing.
@@ -112,11 +117,46 @@ type IssuerConfig struct {
 	// RequireDPoP refuses this issuer's tokens unless presented with the
 	// DPoP scheme and a valid proof.
 	RequireDPoP bool
+	// RequireClaims lists RFC 9068 claims this issuer's tokens must carry
+	// besides iss, exp, aud and sub (always required): any of client_id,
+	// jti and iat. Default none.
+	RequireClaims []string
+	// AllowMultiAudience accepts a token whose aud lists other resources
+	// besides this hop's (RFC 7519 "contains" semantics). Off by default:
+	// such a token is valid at the other hops too, which may replay it
+	// here.
+	AllowMultiAudience bool
+	// KIDOptional accepts a token without a kid header while the issuer's
+	// key set holds exactly one key usable for the token's alg. Off by
+	// default: a token without kid is refused.
+	KIDOptional bool
+	// DPoP holds this issuer's DPoP exceptions.
+	DPoP IssuerDPoP
 }
+
+// IssuerDPoP holds one issuer's DPoP exceptions.
+type IssuerDPoP struct {
+	// IgnoreProofWithBearer accepts a DPoP header beside an
+	// "Authorization: Bearer" token and ignores it. Off by default: the
+	// pair is refused as invalid_dpop_proof.
+	IgnoreProofWithBearer bool
+}
+
+// Roles claim formats (Config.RolesClaimFormat).
+const (
+	RolesArray          = "array"
+	RolesString         = "string"
+	RolesSpaceSeparated = "space_separated"
+)
+
+// requirableClaims are the claims IssuerConfig.RequireClaims may name; the
+// first four are always required, so naming them changes nothing.
+var requirableClaims = []string{"iss", "exp", "aud", "sub", "client_id", "jti", "iat"}
 
 // withDefaults returns c with zero values replaced by defaults.
 func (c Config) withDefaults() Config {
 	c.RolesClaim = defaultString(c.RolesClaim, DefaultRolesClaim)
+	c.RolesClaimFormat = defaultString(c.RolesClaimFormat, RolesArray)
 	c.Skew = defaultDuration(c.Skew, DefaultSkew)
 	c.MaxTokenBytes = defaultInt(c.MaxTokenBytes, DefaultMaxTokenBytes)
 	c.CacheSize = defaultInt(c.CacheSize, DefaultCacheSize)
@@ -164,6 +204,9 @@ func (c Config) validate() error {
 	checkRange(bad, "MinRefetchInterval", c.MinRefetchInterval, 0, 24*time.Hour)
 	if strings.TrimSpace(c.RolesClaim) != c.RolesClaim {
 		bad("RolesClaim", "must not have surrounding spaces")
+	}
+	if !slices.Contains([]string{RolesArray, RolesString, RolesSpaceSeparated}, c.RolesClaimFormat) {
+		bad("RolesClaimFormat", "%q is not %s, %s or %s", c.RolesClaimFormat, RolesArray, RolesString, RolesSpaceSeparated)
 	}
 	seen := map[string]int{}
 	for i, ic := range c.Issuers {
@@ -216,7 +259,31 @@ func (ic IssuerConfig) validate(field string) []error {
 	if ic.RequireTyp != "" && normaliseTyp(ic.RequireTyp) == "" {
 		bad("RequireTyp", "%q is empty after normalisation", ic.RequireTyp)
 	}
+	for _, c := range ic.RequireClaims {
+		if !slices.Contains(requirableClaims, c) {
+			bad("RequireClaims", "%q is not one of %s", c, strings.Join(requirableClaims, ", "))
+		}
+	}
 	return errs
+}
+
+// relaxed names the strict token-profile rules ic opts out of, for the
+// start-up log.
+func (ic IssuerConfig) relaxed() []string {
+	var out []string
+	for _, r := range []struct {
+		on   bool
+		name string
+	}{
+		{ic.AllowMultiAudience, "allow_multi_audience"},
+		{ic.KIDOptional, "kid_optional"},
+		{ic.DPoP.IgnoreProofWithBearer, "dpop.ignore_proof_with_bearer"},
+	} {
+		if r.on {
+			out = append(out, r.name)
+		}
+	}
+	return out
 }
 
 // checkFetchURL accepts an absolute https URL (or http with insecure) with

@@ -31,7 +31,11 @@ const (
 	detailNotYet           = "token not yet valid"
 	detailIATFuture        = "token issued in the future"
 	detailAudience         = "audience mismatch"
-	detailRoles            = "malformed roles claim"
+	detailMultiAudience    = "token audience names other resources besides this one"
+	detailNoSub            = "missing sub claim"
+	detailNoKID            = "missing kid header"
+	detailKIDAmbiguous     = "token without kid, and the issuer has no single key for its alg"
+	detailProofWithBearer  = "DPoP proof sent with a Bearer token"
 	detailCnf              = "unsupported token confirmation"
 	detailBoundAsBearer    = "DPoP-bound token presented as Bearer"
 	detailDPoPRequired     = "DPoP-bound token required"
@@ -43,6 +47,9 @@ const (
 	detailKeysStale        = "issuer keys are stale"
 	detailKeysFetchTimeout = "issuer keys unavailable: key set fetch did not finish in time"
 )
+
+// detailRequiredClaim is the detail of a missing claim the issuer requires.
+func detailRequiredClaim(name string) string { return "missing " + name + " claim" }
 
 // invalid is a TokenInvalid denial with detail, cause for logs.
 func invalid(detail string, cause error) *denial.Error {

@@ -2,6 +2,10 @@ package identity
 
 import "time"
 
+// RolesInvalid is Principal.RolesError of a roles claim in the wrong shape:
+// the stable reason a policy denies with when it needed those roles.
+const RolesInvalid = "invalid_roles_claim"
+
 // Principal is a verified caller. It is built only from a token whose
 // signature, issuer, lifetime and audience all checked out. A Principal
 // returned by Verify is shared with the verified-token cache (and with
@@ -15,8 +19,11 @@ type Principal struct {
 	Audience []string
 	// Scopes is the scope (or scp) claim split on spaces.
 	Scopes []string
-	// Roles is the configured roles claim (a string or a list of strings).
+	// Roles is the configured roles claim, read in its configured format.
 	Roles []string
+	// RolesError is RolesInvalid when the roles claim is present in another
+	// shape than the configured format (Roles is then empty), else "".
+	RolesError string
 	// ClientID is azp, else client_id.
 	ClientID string
 	// TokenType is "Bearer" or "DPoP": the scheme the token was presented

@@ -99,6 +99,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			cfg.Logger.Warn("[INSECURE CONFIG] plain HTTP allowed for the key set of an issuer; tokens can be forged by anyone on the network path",
 				"issuer", ic.Issuer)
 		}
+		if r := ic.relaxed(); len(r) > 0 {
+			cfg.Logger.Warn("token profile relaxed for an issuer", "issuer", ic.Issuer, "relaxed", r)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		v.Close()
@@ -210,14 +213,14 @@ func (v *Verifier) verifyToken(ctx context.Context, token, resource string, now 
 	if err := is.checkHeader(jw.hdr); err != nil {
 		return nil, nil, err
 	}
-	keys, err := is.keysFor(ctx, now, jw.hdr.kid, jw.hdr.alg)
+	keys, err := is.tokenKeys(ctx, now, jw.hdr)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := verifySignature(jw, keys); err != nil {
 		return nil, nil, err
 	}
-	p, err := v.buildPrincipal(claims, now, resource)
+	p, err := v.buildPrincipal(claims, is, now, resource)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -225,18 +228,21 @@ func (v *Verifier) verifyToken(ctx context.Context, token, resource string, now 
 	return p, is, nil
 }
 
-// buildPrincipal checks the claims of a signature-verified token and maps
-// them to a Principal.
-func (v *Verifier) buildPrincipal(claims map[string]any, now time.Time, resource string) (*Principal, error) {
+// buildPrincipal checks the claims of a signature-verified token against
+// the profile of its issuer and maps them to a Principal.
+func (v *Verifier) buildPrincipal(claims map[string]any, is *issuer, now time.Time, resource string) (*Principal, error) {
 	life, err := checkTimes(claims, now, v.cfg.Skew)
 	if err != nil {
 		return nil, err
 	}
 	p := &Principal{Claims: claims, ExpiresAt: life.expires}
-	if p.Audience, err = checkAudience(claims, resource); err != nil {
+	if p.Subject, err = subject(claims); err != nil {
 		return nil, err
 	}
-	if p.Roles, err = stringsClaim(claims, v.cfg.RolesClaim, detailRoles); err != nil {
+	if err := requireClaims(claims, is.cfg.RequireClaims); err != nil {
+		return nil, err
+	}
+	if p.Audience, err = checkAudience(claims, resource, is.cfg.AllowMultiAudience); err != nil {
 		return nil, err
 	}
 	if p.Scopes, err = scopes(claims); err != nil {
@@ -251,11 +257,15 @@ func (v *Verifier) buildPrincipal(claims map[string]any, now time.Time, resource
 	if p.MayAct, err = mayAct(claims); err != nil {
 		return nil, err
 	}
+	if p.Roles, err = rolesOf(claims, v.cfg.RolesClaim, v.cfg.RolesClaimFormat); err != nil {
+		p.RolesError = RolesInvalid
+		v.cfg.Logger.Debug("roles claim ignored", "issuer", is.cfg.Issuer, "cause", err.Error())
+	}
 	var azp, clientID string
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{"sub", &p.Subject}, {"jti", &p.TokenID}, {"azp", &azp}, {"client_id", &clientID}} {
+	}{{"jti", &p.TokenID}, {"azp", &azp}, {"client_id", &clientID}} {
 		if *f.dst, err = stringClaim(claims, f.name); err != nil {
 			return nil, err
 		}

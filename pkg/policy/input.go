@@ -89,6 +89,9 @@ type Principal struct {
 	Scopes []string `json:"scopes"`
 	// Roles are read from the configured roles claim.
 	Roles []string `json:"roles"`
+	// RolesError is "invalid_roles_claim" when the roles claim had another
+	// shape than roles_claim_format (Roles is then empty); absent otherwise.
+	RolesError string `json:"roles_error,omitempty"`
 	// ClientID is azp or client_id: the OAuth client acting for Subject.
 	ClientID string `json:"client_id,omitempty"`
 	// TokenType is "Bearer" or "DPoP": how the token was presented.

@@ -29,6 +29,7 @@ var (
 	kDrifted, kArgsValid, kArgsError   = key("drifted"), key("arguments_valid"), key("arguments_error")
 	kTime, kDriftReason, kAnnotations  = key("time"), key("drift_reason"), key("annotations")
 	kAct, kMayAct                      = key("act"), key("may_act")
+	kRolesError                        = key("roles_error")
 	nullTerm                           = ast.NullTerm()
 )
 
@@ -110,12 +111,13 @@ func mcpValue(m *MCP) ast.Value {
 }
 
 func principalValue(p *Principal) ast.Value {
-	obj := ast.NewObjectWithCapacity(8)
+	obj := ast.NewObjectWithCapacity(11)
 	obj.Insert(kSub, str(p.Subject))
 	obj.Insert(kIss, str(p.Issuer))
 	obj.Insert(kAud, stringsTerm(p.Audience))
 	obj.Insert(kScopes, stringsTerm(p.Scopes))
 	obj.Insert(kRoles, stringsTerm(p.Roles))
+	optString(obj, kRolesError, p.RolesError)
 	optString(obj, kClientID, p.ClientID)
 	obj.Insert(kTokenType, str(p.TokenType))
 	if p.Claims == nil {

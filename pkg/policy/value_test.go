@@ -47,6 +47,7 @@ func inputCases() []struct {
 	full.Principal.Claims["nested"] = map[string]any{"roles": []any{"x"}}
 	full.Principal.Act = []Actor{{Subject: "spiffe://cluster.local/ns/a/sa/b"}, {Subject: "c", Issuer: "https://i", ClientID: "app"}}
 	full.Principal.MayAct = &Actor{Subject: "spiffe://cluster.local/ns/a/sa/b", Issuer: "https://i"}
+	full.Principal.RolesError = "invalid_roles_claim"
 
 	stringID := minimalInput()
 	stringID.MCP.ID = json.RawMessage(`"req-1"`)

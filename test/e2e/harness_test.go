@@ -78,6 +78,12 @@ var e2eKey = sync.OnceValues(func() (*rsa.PrivateKey, error) {
 // with the test key; over replaces claims (a nil value deletes one).
 func mintAccess(t testing.TB, over map[string]any) string {
 	t.Helper()
+	return mintAccessKID(t, e2eKeyID, over)
+}
+
+// mintAccessKID is mintAccess with the kid header kid ("" for none).
+func mintAccessKID(t testing.TB, kid string, over map[string]any) string {
+	t.Helper()
 	key, err := e2eKey()
 	if err != nil {
 		t.Fatalf("test key: %v", err)
@@ -94,7 +100,7 @@ func mintAccess(t testing.TB, over map[string]any) string {
 		}
 		claims[k] = v
 	}
-	tok, err := devjwt.SignRS256(key, e2eKeyID, claims)
+	tok, err := devjwt.SignRS256(key, kid, claims)
 	if err != nil {
 		t.Fatal(err)
 	}

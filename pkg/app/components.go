@@ -113,9 +113,9 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 		return nil, err
 	}
 	c.Upstream = up
-	v, err := identity.New(ctx, identityConfig(cfg, log))
+	v, nonces, err := newIdentity(ctx, cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("app: identity: %w", err)
+		return nil, err
 	}
 	c.Verifier = v
 	c.closers = append(c.closers, v.Close)
@@ -150,6 +150,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 		DenyFormat:       cfg.DenyFormat,
 		MaxInFlight:      cfg.Limits.MaxInFlight,
 		DPoPAlgs:         dpop.Algorithms(dpopOptions(cfg)),
+		DPoPNonces:       nonceIssuer(nonces),
 		Logger:           log,
 		Tokens:           up.source,
 	}
@@ -233,6 +234,47 @@ func loadBundleFile(bc config.Bundle) (*bundle.Bundle, error) {
 		return policy.LoadBundleFile(bc.Path)
 	}
 	return policy.LoadBundleFile(bc.Path, policy.WithVerification(policy.VerificationConfig{PublicKeyFile: bc.VerificationKeyFile}))
+}
+
+// newIdentity builds the token verifier and, when dpop.nonce is enabled,
+// the nonce source it shares with the ext_authz server.
+func newIdentity(ctx context.Context, cfg *config.Config, log *slog.Logger) (*identity.Verifier, *dpop.NonceSource, error) {
+	nonces, err := newNonces(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ic := identityConfig(cfg, log)
+	ic.DPoP.Nonces = nonces
+	v, err := identity.New(ctx, ic)
+	if err != nil {
+		return nil, nil, fmt.Errorf("app: identity: %w", err)
+	}
+	return v, nonces, nil
+}
+
+// newNonces reads the shared nonce key (nil when nonces are off).
+func newNonces(cfg *config.Config) (*dpop.NonceSource, error) {
+	n := cfg.DPoP.Nonce
+	if !n.Enabled {
+		return nil, nil
+	}
+	key, err := dpop.ReadNonceKey(n.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("app: dpop.nonce.key_file: %w", err)
+	}
+	s, err := dpop.NewNonceSource(dpop.NonceOptions{Key: key, Lifetime: n.Lifetime.D(), Skew: cfg.Identity.Skew.D()})
+	if err != nil {
+		return nil, fmt.Errorf("app: dpop.nonce: %w", err)
+	}
+	return s, nil
+}
+
+// nonceIssuer keeps a nil source a nil interface.
+func nonceIssuer(s *dpop.NonceSource) extauthz.NonceIssuer {
+	if s == nil {
+		return nil
+	}
+	return s
 }
 
 func identityConfig(cfg *config.Config, log *slog.Logger) identity.Config {

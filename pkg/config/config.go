@@ -37,6 +37,7 @@ const (
 	DefaultFetchTimeout     = 5 * time.Second
 	DefaultDPoPWindow       = 60 * time.Second
 	DefaultReplayCacheSize  = 100000
+	DefaultNonceLifetime    = 2 * time.Minute
 	DefaultDriftInterval    = 5 * time.Minute
 )
 
@@ -205,6 +206,20 @@ type DPoP struct {
 	IATWindow Duration `json:"iat_window"`
 	// ReplayCacheSize bounds the live jti entries; when full, new proofs are refused.
 	ReplayCacheSize int `json:"replay_cache_size"`
+	// Nonce configures stateless server nonces (RFC 9449 §8).
+	Nonce DPoPNonce `json:"nonce"`
+}
+
+// DPoPNonce configures DPoP server nonces: AEAD-sealed timestamps under a
+// key every replica shares, so any replica accepts any replica's nonce.
+type DPoPNonce struct {
+	// Enabled requires every DPoP proof to carry a valid, unexpired nonce
+	// (else 401 use_dpop_nonce with a fresh DPoP-Nonce).
+	Enabled bool `json:"enabled"`
+	// KeyFile holds the base64 of the 32-byte shared key (a secret).
+	KeyFile string `json:"key_file"`
+	// Lifetime is how long an issued nonce is accepted.
+	Lifetime Duration `json:"lifetime"`
 }
 
 // Bundle says where the policy bundle comes from.

@@ -34,6 +34,7 @@ func (c *Config) ApplyDefaults() {
 	setDur(&c.Identity.MaxStaleness, DefaultMaxStaleness)
 	setDur(&c.Identity.FetchTimeout, DefaultFetchTimeout)
 	setDur(&c.DPoP.IATWindow, DefaultDPoPWindow)
+	setDur(&c.DPoP.Nonce.Lifetime, DefaultNonceLifetime)
 	for i := range c.DriftWatch {
 		setDur(&c.DriftWatch[i].Interval, DefaultDriftInterval)
 	}
@@ -86,6 +87,7 @@ func (c *Config) Validate() error {
 		add("bundle.verification_key_file", "the embedded bundle is not signed: set bundle.path to a signed bundle file")
 	}
 	c.validateLimits(add)
+	c.validateNonce(add)
 	c.validateDrift(add)
 	c.validateExtProc(add)
 	c.validateTokens(add)
@@ -235,5 +237,17 @@ func setInt(p *int, v int) {
 func setDur(p *Duration, v time.Duration) {
 	if *p == 0 {
 		*p = Duration(v)
+	}
+}
+
+// validateNonce checks dpop.nonce: a key file when enabled, and a lifetime
+// between 10s and 1h.
+func (c *Config) validateNonce(add func(key, format string, a ...any)) {
+	n := c.DPoP.Nonce
+	if n.Enabled && n.KeyFile == "" {
+		add("dpop.nonce.key_file", "required when dpop.nonce.enabled is true")
+	}
+	if d := n.Lifetime.D(); d < 10*time.Second || d > time.Hour {
+		add("dpop.nonce.lifetime", "must be between 10s and 1h, got %v", d)
 	}
 }

@@ -36,6 +36,7 @@ const (
 	TokenInvalid       Reason = "token_invalid"
 	InsufficientScope  Reason = "insufficient_scope"
 	InvalidDPoPProof   Reason = "invalid_dpop_proof"
+	UseDPoPNonce       Reason = "use_dpop_nonce"
 	ReplayCacheFull    Reason = "replay_cache_full"
 	IssuerUnavailable  Reason = "issuer_unavailable"
 	PolicyDenied       Reason = "policy_denied"

@@ -72,6 +72,7 @@ func (s *Server) fromDecision(d policy.Decision, msg *mcp.Message, h hop.Hop) ou
 		o.challenge = bearerChallenge(c.Error, c.Description, c.Scope, h)
 		if c.Scheme == "DPoP" {
 			o.challenge = s.dpopChallenge(c.Error, c.Description, h)
+			o.nonce = s.freshNonce()
 		}
 	}
 	if msg.Kind == mcp.KindRequest && d.Challenge == nil && o.status != 401 {
@@ -113,6 +114,8 @@ func (s *Server) challenge(reason denial.Reason, detail string, h hop.Hop) strin
 		return bearerChallenge("", "", "", h)
 	case denial.InvalidDPoPProof:
 		return s.dpopChallenge("invalid_dpop_proof", detail, h)
+	case denial.UseDPoPNonce:
+		return s.dpopChallenge("use_dpop_nonce", detail, h)
 	}
 	if detail == "" {
 		detail = "the access token is not valid"

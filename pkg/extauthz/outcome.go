@@ -35,6 +35,7 @@ type outcome struct {
 	challenge string          // WWW-Authenticate value
 	allowHdr  bool            // add Allow on a 405
 	toolRes   bool            // answer as a CallToolResult (deny_format tool_result)
+	nonce     string          // DPoP-Nonce to send (RFC 9449 §8), "" for none
 	decision  *policy.Decision
 	input     *policy.Input // the decided input of an allow, for the ext_proc handoff
 	cause     error         // for logs only
@@ -71,6 +72,7 @@ var failures = map[denial.Reason]failure{
 	denial.TokenMissing:        {401, 0},
 	denial.TokenInvalid:        {401, 0},
 	denial.InvalidDPoPProof:    {401, 0},
+	denial.UseDPoPNonce:        {401, 0},
 	denial.InsufficientScope:   {403, 0},
 	denial.ReplayCacheFull:     {503, codeInternal},
 	denial.IssuerUnavailable:   {503, codeInternal},
@@ -111,6 +113,9 @@ func (s *Server) fail(err error, id json.RawMessage, h hop.Hop) outcome {
 	switch {
 	case f.status == 401:
 		o.challenge = s.challenge(reason, detail, h)
+		if reason == denial.InvalidDPoPProof || reason == denial.UseDPoPNonce {
+			o.nonce = s.freshNonce()
+		}
 	case reason == denial.MethodNotAllowed:
 		o.allowHdr = true
 	case reason == denial.ProtocolVersion:

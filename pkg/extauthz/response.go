@@ -23,6 +23,8 @@ const (
 	// ReservedPrefix marks headers only mcp-authz may set upstream; client
 	// copies are removed.
 	ReservedPrefix = "x-mcp-authz-"
+	// NonceHeader carries a fresh DPoP server nonce (RFC 9449 §8).
+	NonceHeader = "dpop-nonce"
 )
 
 // rpcMessages are the generic JSON-RPC error messages; never echo input.
@@ -62,12 +64,30 @@ func allowResponse(v *view, o outcome) *authv3.CheckResponse {
 		}
 		ok.Headers, ok.HeadersToRemove = withToken(ok.Headers, ok.HeadersToRemove, o.upstreamToken, set)
 	}
+	if o.nonce != "" {
+		ok.ResponseHeadersToAdd = withNonce(ok.ResponseHeadersToAdd, o.nonce)
+	}
 	md = withHandoff(md, o.input)
 	return &authv3.CheckResponse{
 		Status:          &status.Status{Code: int32(codes.OK)},
 		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
 		DynamicMetadata: md,
 	}
+}
+
+// withNonce sets DPoP-Nonce among the response headers, replacing any the
+// decision set.
+func withNonce(hs []*corev3.HeaderValueOption, nonce string) []*corev3.HeaderValueOption {
+	out := make([]*corev3.HeaderValueOption, 0, len(hs)+1)
+	for _, h := range hs {
+		if !strings.EqualFold(h.GetHeader().GetKey(), NonceHeader) {
+			out = append(out, h)
+		}
+	}
+	return append(out, &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: NonceHeader, Value: nonce},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	})
 }
 
 // spoofedHeaders lists client-sent headers in our reserved namespace that
@@ -92,6 +112,9 @@ func denyResponse(o outcome) *authv3.CheckResponse {
 	}
 	if o.allowHdr {
 		hdrs["allow"] = "GET, POST, DELETE"
+	}
+	if o.nonce != "" {
+		hdrs[NonceHeader] = o.nonce
 	}
 	if o.decision != nil {
 		for k, val := range o.decision.ResponseHeaders {

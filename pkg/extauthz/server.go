@@ -38,6 +38,12 @@ type Observer interface {
 	ObserveCheck(allow bool, reason string, d time.Duration)
 }
 
+// NonceIssuer issues DPoP server nonces (RFC 9449 §8) for the DPoP-Nonce
+// header.
+type NonceIssuer interface {
+	Issue() (string, error)
+}
+
 // Options configure a Server.
 type Options struct {
 	// Hops resolves host + path to the protected resource.
@@ -54,6 +60,9 @@ type Options struct {
 	MaxInFlight int
 	// DPoPAlgs are advertised in DPoP challenges.
 	DPoPAlgs []string
+	// DPoPNonces, when set, puts a fresh DPoP-Nonce on every allowed DPoP
+	// request's response and on every DPoP challenge (nil: nonces off).
+	DPoPNonces NonceIssuer
 	// Clock is the time source (nil: time.Now).
 	Clock func() time.Time
 	// Logger receives one debug line per deny (no tokens, no bodies).
@@ -173,7 +182,24 @@ func (s *Server) decide(ctx context.Context, v *view) outcome {
 		return o
 	}
 	o.input = in
+	if p.TokenType == "DPoP" {
+		o.nonce = s.freshNonce()
+	}
 	return s.credentials(ctx, o, v, h, in, p)
+}
+
+// freshNonce issues a DPoP server nonce, or "" when nonces are off (or
+// issuing failed: the response then simply carries none).
+func (s *Server) freshNonce() string {
+	if s.opts.DPoPNonces == nil {
+		return ""
+	}
+	n, err := s.opts.DPoPNonces.Issue()
+	if err != nil {
+		s.opts.Logger.Warn("dpop: issuing a server nonce failed", "error", err)
+		return ""
+	}
+	return n
 }
 
 // parse reads the JSON-RPC message of a POST and its protocol revision; a

@@ -45,6 +45,12 @@ func newDPoPKey(t testing.TB) dpopKey {
 // proof signs a DPoP proof (RFC 9449 §4.2) for a POST to htu carrying token.
 func (k dpopKey) proof(t testing.TB, htu, token string) string {
 	t.Helper()
+	return k.proofWith(t, htu, token, nil)
+}
+
+// proofWith is proof with extra claims (e.g. the server's nonce).
+func (k dpopKey) proofWith(t testing.TB, htu, token string, extra map[string]any) string {
+	t.Helper()
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
 		t.Fatal(err)
@@ -52,10 +58,14 @@ func (k dpopKey) proof(t testing.TB, htu, token string) string {
 	enc := base64.RawURLEncoding
 	ath := sha256.Sum256([]byte(token))
 	hdr, _ := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": k.jwk})
-	cl, _ := json.Marshal(map[string]any{
+	claims := map[string]any{
 		"jti": enc.EncodeToString(jti), "htm": "POST", "htu": htu,
 		"iat": time.Now().Unix(), "ath": enc.EncodeToString(ath[:]),
-	})
+	}
+	for k, v := range extra {
+		claims[k] = v
+	}
+	cl, _ := json.Marshal(claims)
 	input := enc.EncodeToString(hdr) + "." + enc.EncodeToString(cl)
 	digest := sha256.Sum256([]byte(input))
 	r, s, err := ecdsa.Sign(rand.Reader, k.priv, digest[:])

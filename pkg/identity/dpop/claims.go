@@ -16,16 +16,17 @@ const maxIAT = 1 << 33
 
 // claims are the DPoP proof claims a resource server checks (RFC 9449 §4.2).
 type claims struct {
-	jti string
-	htm string
-	htu string
-	ath string
-	iat time.Time
+	jti   string
+	htm   string
+	htu   string
+	ath   string
+	nonce string
+	iat   time.Time
 }
 
 // decodeClaims decodes the proof payload strictly: a single JSON object,
 // member names matched case-sensitively, no duplicate checked member, jti,
-// htm, htu and ath strings, iat a number. Other members are ignored.
+// htm, htu, ath and nonce strings, iat a number. Other members are ignored.
 func decodeClaims(payload []byte) (claims, error) {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -83,6 +84,8 @@ func decodeMember(dec *json.Decoder, name string, cl *claims, iat **float64) err
 		return decodeString(dec, &cl.htu)
 	case "ath":
 		return decodeString(dec, &cl.ath)
+	case "nonce":
+		return decodeString(dec, &cl.nonce)
 	case "iat":
 		return dec.Decode(iat)
 	default:

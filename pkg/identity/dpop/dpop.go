@@ -57,6 +57,9 @@ type Options struct {
 	ReplayCacheSize int
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
+	// Nonces, when set, requires every proof to carry a valid, unexpired
+	// server nonce it issued (RFC 9449 §8); nil means nonces are off.
+	Nonces *NonceSource
 }
 
 // Params is one request to check.
@@ -80,6 +83,7 @@ type Checker struct {
 	window time.Duration
 	clock  func() time.Time
 	replay *replayCache
+	nonces *NonceSource
 }
 
 // New returns a Checker for o, or an error naming every invalid option.
@@ -97,6 +101,7 @@ func New(o Options) (*Checker, error) {
 		window: o.IATWindow,
 		clock:  o.Clock,
 		replay: newReplayCache(o.ReplayCacheSize),
+		nonces: o.Nonces,
 	}, nil
 }
 
@@ -153,8 +158,10 @@ func Algorithms(o Options) []string {
 func (c *Checker) Close() {}
 
 // Check verifies p.Proof against the request described by p. It returns nil
-// or a *denial.Error: denial.InvalidDPoPProof with a client-safe Detail, or
-// denial.ReplayCacheFull when the replay cache is full of live entries.
+// or a *denial.Error: denial.InvalidDPoPProof with a client-safe Detail,
+// denial.UseDPoPNonce when nonces are on and an otherwise valid proof lacks
+// a valid, unexpired nonce, or denial.ReplayCacheFull when the replay cache
+// is full of live entries.
 //
 // A proof is recorded in the replay cache only once every other check has
 // passed, so invalid proofs cannot fill it. ath is always required: Check
@@ -170,6 +177,11 @@ func (c *Checker) Check(p Params) error {
 	}
 	if subtle.ConstantTimeCompare([]byte(pf.jkt), []byte(p.JKT)) != 1 {
 		return invalid(detailJKT, errors.New("dpop: proof key thumbprint differs from cnf.jkt"))
+	}
+	if c.nonces != nil {
+		if err := c.nonces.Check(pf.claims.nonce); err != nil {
+			return err
+		}
 	}
 	return c.replay.add(replayKey(pf.thumbprint, pf.claims.jti), pf.claims.iat.Add(c.window), now)
 }

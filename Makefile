@@ -4,8 +4,9 @@ CONFIG    ?= examples/dev/config.yaml
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 GOLANGCI  ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+BUF       ?= github.com/bufbuild/buf/cmd/buf@v1.75.0
 
-.PHONY: help run build test test-go policy-check tsclient bench load fuzz bundle lint clean
+.PHONY: help run build test test-go policy-check proto proto-check proto-image tsclient bench load fuzz bundle lint clean
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -16,7 +17,7 @@ run: ## Run the service on loopback with the embedded default bundle and the dev
 build: ## Build bin/mcp-authz.
 	$(GO) build -o bin/mcp-authz ./cmd/mcp-authz
 
-test: policy-check test-go ## Run every test: Rego (opa test/check/fmt) and go test -race ./...
+test: policy-check proto-check test-go ## Run every test: Rego (opa test/check/fmt), buf lint/breaking and go test -race ./...
 
 test-go: tsclient ## go test -race ./... (includes the Rego tests through OPA's tester and the example validation).
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -31,6 +32,16 @@ policy-check: ## opa test, opa check --strict and opa fmt on policies/, with the
 	$(GO) tool opa test policies/
 	$(GO) tool opa check --strict policies/
 	$(GO) tool opa fmt --fail -l policies/
+
+proto: ## Regenerate the Go code of proto/ (buf and protoc-gen-go through go run).
+	$(GO) run $(BUF) generate
+
+proto-check: ## buf lint (STANDARD) and buf breaking (WIRE_JSON) against the committed image proto/image.binpb.
+	$(GO) run $(BUF) lint
+	$(GO) run $(BUF) breaking --against proto/image.binpb
+
+proto-image: ## Re-record proto/image.binpb, the baseline buf breaking compares with (after a release).
+	$(GO) run $(BUF) build -o proto/image.binpb
 
 bench: ## Benchmarks of the hot path (Check, parse, verify, decide), with allocations.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./pkg/... ./test/...

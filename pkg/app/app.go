@@ -67,6 +67,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		stopH: make(chan struct{})}
 	warnSharedPaths(cfg, log)
 	warnUpstreamTokens(cfg, log)
+	warnShadow(cfg, log)
 	if err := a.listen(); err != nil {
 		comp.Close()
 		return nil, err
@@ -215,6 +216,20 @@ func warnSharedPaths(cfg *config.Config, log *slog.Logger) {
 		if n > 1 {
 			log.Warn("several hops share a path without destination_principal: the client's Host header picks among them; use destination_principal or Envoy context_extensions", "path", p)
 		}
+	}
+}
+
+// warnShadow says loudly which hops answer allow to what they would deny.
+func warnShadow(cfg *config.Config, log *slog.Logger) {
+	var shadow []string
+	for _, h := range cfg.Resources {
+		if h.Mode == config.ModeShadow {
+			shadow = append(shadow, h.Resource)
+		}
+	}
+	if cfg.Mode == config.ModeShadow || len(shadow) > 0 {
+		log.Warn("[SHADOW MODE] policy denies are logged but answered with an allow; only the service's own failures deny",
+			"mode", cfg.Mode, "shadow_resources", shadow)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcp-authz/mcp-authz/bundles"
 	"github.com/mcp-authz/mcp-authz/pkg/config"
+	"github.com/mcp-authz/mcp-authz/pkg/decisionlog"
 	"github.com/mcp-authz/mcp-authz/pkg/extauthz"
 	"github.com/mcp-authz/mcp-authz/pkg/extproc"
 	"github.com/mcp-authz/mcp-authz/pkg/hop"
@@ -41,12 +42,14 @@ type Components struct {
 	// Metrics are served on the admin listener.
 	Metrics *telemetry.Metrics
 	// Upstream holds the minter, its keys and the per-hop token source.
-	Upstream   *upstreamParts
-	closers    []func()
-	serverOpts extauthz.Options
-	watcher    *registry.Watcher
-	cfg        *config.Config
-	log        *slog.Logger
+	Upstream *upstreamParts
+	// DecisionLog is the audit trail (nil when decision_log.output is unset).
+	DecisionLog *decisionlog.Logger
+	closers     []func()
+	serverOpts  extauthz.Options
+	watcher     *registry.Watcher
+	cfg         *config.Config
+	log         *slog.Logger
 }
 
 // Start starts background work (drift polls); Build alone starts none, so
@@ -153,9 +156,14 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 		DPoPNonces:       nonceIssuer(nonces),
 		Logger:           log,
 		Tokens:           up.source,
+		Shadow:           cfg.Mode == config.ModeShadow,
 	}
 	c.Metrics = telemetry.New()
 	c.serverOpts.Observer = c.Metrics
+	if c.DecisionLog = newDecisionLog(cfg.DecisionLog, log); c.DecisionLog != nil {
+		c.serverOpts.Recorder = c.DecisionLog
+		c.closers = append(c.closers, closeLog(c.DecisionLog, log))
+	}
 	if err := c.registerMetrics(); err != nil {
 		c.Close()
 		return nil, err
@@ -180,6 +188,9 @@ func (c *Components) registerMetrics() error {
 		return out
 	})
 	cs := []prometheus.Collector{issuers}
+	if c.DecisionLog != nil {
+		cs = append(cs, decisionLogMetrics(c.DecisionLog)...)
+	}
 	if w := c.watcher; w != nil {
 		cs = append(cs,
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mcp_authz_manifest_drift_total",
@@ -314,7 +325,7 @@ func hopsOf(cfg *config.Config) []hop.Hop {
 	out := make([]hop.Hop, 0, len(cfg.Resources))
 	for _, r := range cfg.Resources {
 		out = append(out, hop.Hop{Host: r.Host, Path: r.Path, Resource: r.Resource, PublicOrigin: r.PublicOrigin,
-			Server: r.Server, DestinationPrincipal: r.DestinationPrincipal})
+			Server: r.Server, DestinationPrincipal: r.DestinationPrincipal, Shadow: r.Mode == config.ModeShadow})
 	}
 	return out
 }

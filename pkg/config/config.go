@@ -39,6 +39,7 @@ const (
 	DefaultReplayCacheSize  = 100000
 	DefaultNonceLifetime    = 2 * time.Minute
 	DefaultDriftInterval    = 5 * time.Minute
+	DefaultLogBuffer        = 10000
 )
 
 // Config is the whole configuration file.
@@ -109,6 +110,42 @@ type Config struct {
 	// TokenExchange is the RFC 8693 security token service of every hop and
 	// issuer without its own.
 	TokenExchange *TokenExchange `json:"token_exchange"`
+	// Mode is enforce (default) or shadow: shadow decides and logs every
+	// request as enforcing would but answers allow, except the service's
+	// own failures (no bundle, overload). Each resources entry may set its own.
+	Mode string `json:"mode"`
+	// DecisionLog is the audit trail: one record per decision.
+	DecisionLog DecisionLog `json:"decision_log"`
+}
+
+// Modes.
+const (
+	ModeEnforce = "enforce"
+	ModeShadow  = "shadow"
+)
+
+// Decision log outputs.
+const (
+	OutputStdout = "stdout"
+	OutputFile   = "file"
+	OutputHTTP   = "http"
+)
+
+// DecisionLog configures the decision log; an empty Output disables it.
+type DecisionLog struct {
+	// Output is stdout, file or http ("" = off).
+	Output string `json:"output"`
+	// Path is the file of output file (rotated at 100 MB, 10 backups kept).
+	Path string `json:"path"`
+	// URL is the collector of output http (OPA's decision-log upload format).
+	URL string `json:"url"`
+	// BufferRecords bounds the records waiting to be written; when full,
+	// records are dropped and counted, never blocking a Check.
+	BufferRecords int `json:"buffer_records"`
+	// MaskArguments logs tool arguments through the masking rules of the
+	// policy data (data.mcp.decision_log.arguments); when false (the
+	// default) arguments are erased from every record.
+	MaskArguments bool `json:"mask_arguments"`
 }
 
 // Hop maps a host and path to the resource identifier tokens must carry.
@@ -138,6 +175,8 @@ type Hop struct {
 	// TokenExchange overrides the issuer's and the top-level token_exchange
 	// for this hop.
 	TokenExchange *TokenExchange `json:"token_exchange"`
+	// Mode is enforce or shadow for this hop (default: the top-level mode).
+	Mode string `json:"mode"`
 }
 
 // Issuer is one trusted token issuer and where its keys come from.

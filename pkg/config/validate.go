@@ -18,6 +18,8 @@ func (c *Config) ApplyDefaults() {
 	setStr(&c.RolesClaim, DefaultRolesClaim)
 	setStr(&c.RolesClaimFormat, DefaultRolesClaimFormat)
 	setStr(&c.LogLevel, "info")
+	setStr(&c.Mode, ModeEnforce)
+	setInt(&c.DecisionLog.BufferRecords, DefaultLogBuffer)
 	setInt(&c.PolicyDenyStatus, DefaultPolicyDenyStatus)
 	setStr(&c.DenyFormat, DefaultDenyFormat)
 	setInt(&c.Limits.BodyBytes, DefaultBodyBytes)
@@ -44,6 +46,7 @@ func (c *Config) ApplyDefaults() {
 	c.applyTokenDefaults()
 	c.applyExtProcDefaults()
 	for i := range c.Resources {
+		setStr(&c.Resources[i].Mode, c.Mode)
 		if c.Resources[i].PublicOrigin == "" {
 			c.Resources[i].PublicOrigin = originOf(c.Resources[i].Resource)
 		}
@@ -91,6 +94,7 @@ func (c *Config) Validate() error {
 	c.validateDrift(add)
 	c.validateExtProc(add)
 	c.validateTokens(add)
+	c.validateOperations(add)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -199,6 +203,37 @@ func (c *Config) validateDrift(add addFunc) {
 		if d.Interval.D() < time.Second {
 			add(key+".interval", "at least 1s, got %s", d.Interval.D())
 		}
+	}
+}
+
+// validateOperations checks mode and the decision log.
+func (c *Config) validateOperations(add addFunc) {
+	checkMode(add, "mode", c.Mode)
+	for i, h := range c.Resources {
+		checkMode(add, fmt.Sprintf("resources[%d].mode", i), h.Mode)
+	}
+	dl := c.DecisionLog
+	switch dl.Output {
+	case "", OutputStdout:
+	case OutputFile:
+		if dl.Path == "" {
+			add("decision_log.path", "required for output file")
+		}
+	case OutputHTTP:
+		if u, err := url.Parse(dl.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			add("decision_log.url", "want an http(s) URL for output http")
+		}
+	default:
+		add("decision_log.output", "must be stdout, file or http, got %q", dl.Output)
+	}
+	if dl.BufferRecords <= 0 || dl.BufferRecords > 1<<20 {
+		add("decision_log.buffer_records", "must be in [1, %d], got %d", 1<<20, dl.BufferRecords)
+	}
+}
+
+func checkMode(add addFunc, key, mode string) {
+	if mode != ModeEnforce && mode != ModeShadow {
+		add(key, "must be enforce or shadow, got %q", mode)
 	}
 }
 

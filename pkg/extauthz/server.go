@@ -15,7 +15,9 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mcp-authz/mcp-authz/pkg/decisionlog"
 	"github.com/mcp-authz/mcp-authz/pkg/denial"
 	"github.com/mcp-authz/mcp-authz/pkg/hop"
 	"github.com/mcp-authz/mcp-authz/pkg/identity"
@@ -33,7 +35,8 @@ type Decider interface {
 	Decide(ctx context.Context, in *policy.Input) (policy.Decision, error)
 }
 
-// Observer records each decided Check (metrics).
+// Observer records each decided Check (metrics): the decision that went
+// on the wire.
 type Observer interface {
 	ObserveCheck(allow bool, reason string, d time.Duration)
 }
@@ -42,6 +45,18 @@ type Observer interface {
 // header.
 type NonceIssuer interface {
 	Issue() (string, error)
+}
+
+// ShadowObserver is an Observer that also counts the would-be decisions
+// of Checks decided in shadow mode.
+type ShadowObserver interface {
+	ObserveShadow(allow bool, reason string)
+}
+
+// Recorder receives one event per decided Check: the decision log. Log
+// must not block.
+type Recorder interface {
+	Log(ev decisionlog.Event)
 }
 
 // Options configure a Server.
@@ -72,6 +87,13 @@ type Options struct {
 	// Tokens gives an allowed request its upstream token (nil: the
 	// caller's token passes through).
 	Tokens TokenSource
+	// Recorder writes the decision log (nil: none).
+	Recorder Recorder
+	// Tracer starts the Check span and its stage spans (nil: tracing off).
+	Tracer trace.Tracer
+	// Shadow is the mode of requests that match no hop (mode: shadow);
+	// a matched hop's own Shadow decides for its requests.
+	Shadow bool
 }
 
 // Server implements envoy.service.auth.v3.Authorization.
@@ -113,41 +135,61 @@ func New(opts Options, ident Verifier, decider Decider) *Server {
 // Check decides one request. The returned error is always nil: every
 // failure, including a panic, is a deny in the response's status.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {
-	start := s.opts.Clock()
+	t := &trail{start: s.opts.Clock()}
 	v := &view{} // replaced below; the deferred recover must cover newView too
-	var o outcome
+	var o, wire outcome
 	defer func() {
 		if r := recover(); r != nil {
 			o = s.fail(denial.New(denial.Internal, fmt.Errorf("panic: %v", r)), v.id, hop.Hop{})
-			resp, err = respond(v, o), nil
+			wire, resp, err = o, respond(v, o), nil
 		}
-		s.observe(v, o, start)
+		s.observe(v, o, wire, t)
 	}()
+	ctx = s.begin(ctx, req, t)
+	_, end := s.stage(ctx, t, stageView)
 	v = newView(req)
+	end()
 	select {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()
 	default:
 		o = s.fail(denial.New(denial.Overloaded, errors.New("too many checks in flight")), nil, hop.Hop{})
+		wire = o
 		return respond(v, o), nil
 	}
-	o = s.decide(ctx, v)
-	return respond(v, o), nil
+	o = s.decide(ctx, v, t)
+	wire = s.enforce(o, t)
+	_, end = s.stage(ctx, t, stageResponse)
+	resp = respond(v, wire)
+	end()
+	return resp, nil
 }
 
-// observe is the one place a decision is reported: metrics and the deny log.
-func (s *Server) observe(v *view, o outcome, start time.Time) {
+// observe is the one place a decision is reported: metrics, the deny log,
+// the decision log and the trace. o is the decision, wire what was sent
+// (they differ only in shadow mode).
+func (s *Server) observe(v *view, o, wire outcome, t *trail) {
+	d := s.opts.Clock().Sub(t.start)
 	if s.opts.Observer != nil {
-		s.opts.Observer.ObserveCheck(o.allow, o.reason, s.opts.Clock().Sub(start))
+		s.opts.Observer.ObserveCheck(wire.allow, wire.reason, d)
+		if so, ok := s.opts.Observer.(ShadowObserver); ok && t.shadow {
+			so.ObserveShadow(o.allow, o.reason)
+		}
 	}
 	if !o.allow {
 		s.log(v, o)
 	}
+	if s.opts.Recorder != nil {
+		s.opts.Recorder.Log(s.event(v, o, wire, t, d))
+	}
+	s.endSpan(o, wire, t)
 }
 
-// decide runs the pipeline; the first failing step decides.
-func (s *Server) decide(ctx context.Context, v *view) outcome {
+// decide runs the pipeline; the first failing step decides. t collects
+// what each step learned.
+func (s *Server) decide(ctx context.Context, v *view, t *trail) outcome {
 	h, hopOK := s.opts.Hops.Resolve(v.host, v.path, v.ctxExt, v.destPrincipal)
+	t.hop, t.hopOK = h, hopOK
 	if !hopOK {
 		h = s.opts.Hops.Default()
 	}
@@ -163,17 +205,32 @@ func (s *Server) decide(ctx context.Context, v *view) outcome {
 	if err := firstError(checkMethod(v), checkSingleHeaders(v), checkContent(v), s.checkOrigin(v)); err != nil {
 		return s.fail(err, nil, h)
 	}
+	_, end := s.stage(ctx, t, stageParse)
 	msg, rev, err := s.parse(v)
+	end()
+	t.msg, t.rev = msg, rev
 	if err != nil {
 		return s.fail(err, idOf(msg), h)
 	}
 	v.id = msg.ID
-	p, err := s.ident.Verify(ctx, s.identityRequest(v, h))
+	return s.authorize(ctx, v, t, h, msg, rev)
+}
+
+// authorize verifies the caller and asks the policy.
+func (s *Server) authorize(ctx context.Context, v *view, t *trail, h hop.Hop, msg *mcp.Message, rev mcp.Revision) outcome {
+	vctx, end := s.stage(ctx, t, stageVerify)
+	p, err := s.ident.Verify(vctx, s.identityRequest(v, h))
+	end()
 	if err != nil {
 		return s.fail(err, msg.ID, h)
 	}
-	in := s.input(v, h, msg, rev, p)
-	d, err := s.decider.Decide(ctx, in)
+	t.p = p
+	t.in = s.input(v, h, msg, rev, p)
+	pctx, end := s.stage(ctx, t, stagePolicy)
+	d, err := s.decider.Decide(pctx, t.in)
+	end()
+	t.meta = d.Meta
+	in := t.in
 	if err != nil {
 		return s.fail(err, msg.ID, h)
 	}

@@ -31,6 +31,10 @@ type Hop struct {
 	// sidecar asks). Unlike Host, the client cannot choose it, so it is what
 	// tells hops apart when one mcp-authz serves many workloads on one path.
 	DestinationPrincipal string
+	// Shadow is shadow mode for this hop: a deny the policy (or a request
+	// check) decides is logged as such but answered with an allow; the
+	// service's own failures still deny.
+	Shadow bool
 }
 
 // Table resolves requests to hops. It is immutable after New.

@@ -10,6 +10,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
+	"github.com/mcp-authz/mcp-authz/pkg/decisionlog"
 	"github.com/mcp-authz/mcp-authz/pkg/registry"
 )
 
@@ -49,6 +50,9 @@ func (e *Engine) prepare(ctx context.Context, b *bundle.Bundle) (*snapshot, erro
 		return nil, err
 	}
 	if snap.output, err = e.prepareOptional(ctx, c, b.Data, OutputQuery); err != nil {
+		return nil, err
+	}
+	if snap.logRules, err = loadLogRules(b.Data); err != nil {
 		return nil, err
 	}
 	return snap, nil
@@ -157,4 +161,21 @@ func loadRegistry(data map[string]any) (*registry.Registry, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	return reg, nil
+}
+
+// loadLogRules reads data.mcp.decision_log.arguments: the masking rules of
+// the decision log, per canonical tool id or "*".
+func loadLogRules(data map[string]any) (map[string][]decisionlog.MaskRule, error) {
+	m, _ := data["mcp"].(map[string]any)
+	dl, _ := m["decision_log"].(map[string]any)
+	args, _ := dl["arguments"].(map[string]any)
+	out := make(map[string][]decisionlog.MaskRule, len(args))
+	for tool, raw := range args {
+		rules, err := decisionlog.ParseMaskRules(raw)
+		if err != nil {
+			return nil, fmt.Errorf("data.mcp.decision_log.arguments[%q]: %w", tool, err)
+		}
+		out[tool] = rules
+	}
+	return out, nil
 }

@@ -8,7 +8,9 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mcp-authz/mcp-authz/pkg/decisionlog"
 	"github.com/mcp-authz/mcp-authz/pkg/denial"
 	"github.com/mcp-authz/mcp-authz/pkg/registry"
 )
@@ -51,8 +53,14 @@ func (e *Engine) decide(ctx context.Context, in *Input, tracer topdown.QueryTrac
 		return Decision{}, denial.New(denial.Internal, errNilInput)
 	}
 	now := e.opts.Clock()
-	if err := snap.enrich(in, e.opts.Drift); err != nil {
-		return Decision{}, err
+	meta := Meta{Revision: snap.revision}
+	hash, err := snap.enrichTimed(ctx, in, e.opts.Drift, e.opts.Clock, &meta)
+	if err != nil {
+		return Decision{Meta: meta}, err
+	}
+	meta.ManifestHash = hash
+	if in.Tool != nil {
+		meta.ArgumentRules = snap.argumentRules(in.Tool.ID)
 	}
 	if in.Request.Time == "" {
 		in.Request.Time = now.UTC().Format(time.RFC3339Nano)
@@ -62,7 +70,7 @@ func (e *Engine) decide(ctx context.Context, in *Input, tracer topdown.QueryTrac
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
-		return Decision{}, denial.New(denial.Deadline, fmt.Errorf("before evaluation: %w", err))
+		return Decision{Meta: meta}, denial.New(denial.Deadline, fmt.Errorf("before evaluation: %w", err))
 	}
 	opts := []rego.EvalOption{rego.EvalParsedInput(input), rego.EvalTime(now)}
 	if tracer != nil {
@@ -70,27 +78,51 @@ func (e *Engine) decide(ctx context.Context, in *Input, tracer topdown.QueryTrac
 	}
 	rs, err := snap.query.Eval(ctx, opts...)
 	if err != nil {
-		return Decision{}, evalError(ctx, err)
+		return Decision{Meta: meta}, evalError(ctx, err)
 	}
 	d, err := decodeResultSet(rs)
 	if err != nil {
-		return Decision{}, denial.New(denial.PolicyError, fmt.Errorf("revision %q: %w", snap.revision, err))
+		return Decision{Meta: meta}, denial.New(denial.PolicyError, fmt.Errorf("revision %q: %w", snap.revision, err))
 	}
+	d.Meta = meta
 	return d, nil
+}
+
+// enrichTimed is enrich in a "registry" span (a child of the caller's
+// span, a no-op when tracing is off), timed into meta.
+func (s *snapshot) enrichTimed(ctx context.Context, in *Input, drift registry.DriftSource, clock func() time.Time, meta *Meta) (string, error) {
+	_, span := trace.SpanFromContext(ctx).TracerProvider().Tracer(tracerName).Start(ctx, "registry")
+	defer span.End()
+	start := clock()
+	hash, err := s.enrich(in, drift)
+	meta.Registry = clock().Sub(start)
+	return hash, err
+}
+
+// tracerName names the spans this package starts.
+const tracerName = "github.com/mcp-authz/mcp-authz/pkg/policy"
+
+// argumentRules returns the decision-log masking rules of a tool: its own,
+// else the bundle's "*" rules, else nil (erase).
+func (s *snapshot) argumentRules(toolID string) []decisionlog.MaskRule {
+	if r, ok := s.logRules[toolID]; ok {
+		return r
+	}
+	return s.logRules["*"]
 }
 
 // enrich completes in from the registry of this revision. For a 2026-07-28
 // tools/call it also checks the Mcp-Param-* headers mirrored from the
 // arguments (x-mcp-header): intermediaries route and log on them, so they
 // must equal what the server executes (header_mismatch, JSON-RPC -32020).
-func (s *snapshot) enrich(in *Input, drift registry.DriftSource) error {
+func (s *snapshot) enrich(in *Input, drift registry.DriftSource) (string, error) {
 	if in.Resource.Server == "" {
 		if server, ok := s.reg.ServerForResource(in.Resource.ID); ok {
 			in.Resource.Server = server
 		}
 	}
 	if in.MCP.Method != methodToolsCall {
-		return nil
+		return "", nil
 	}
 	if in.MCP.Revision == revisionStateless {
 		header := func(name string) []string {
@@ -100,7 +132,7 @@ func (s *snapshot) enrich(in *Input, drift registry.DriftSource) error {
 			return nil
 		}
 		if err := s.reg.CheckParamHeaders(in.Resource.Server, in.MCP.Tool, in.MCP.Arguments, header); err != nil {
-			return denial.New(denial.HeaderMismatch, err)
+			return "", denial.New(denial.HeaderMismatch, err)
 		}
 	}
 	v := s.reg.Check(in.Resource.Server, in.MCP.Tool, in.MCP.Arguments, drift)
@@ -114,7 +146,7 @@ func (s *snapshot) enrich(in *Input, drift registry.DriftSource) error {
 		ArgumentsError: v.ArgumentsError,
 		Annotations:    v.Annotations,
 	}
-	return nil
+	return v.Hash, nil
 }
 
 // revisionStateless is the MCP revision with Mcp-Param-* headers.

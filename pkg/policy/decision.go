@@ -1,5 +1,11 @@
 package policy
 
+import (
+	"time"
+
+	"github.com/mcp-authz/mcp-authz/pkg/decisionlog"
+)
+
 // Decision is what a policy returns at data.mcp.authz.decision. Its JSON form
 // is the contract with policy authors and is documented in the README ("The
 // decision object"). Only Allow and Reason are required; every other field is
@@ -35,6 +41,24 @@ type Decision struct {
 	// denial's remediation hint; without it the remediation is
 	// "undisclosed". Ignored on allow and in the jsonrpc_error format.
 	Remediation *Remediation `json:"remediation,omitempty"`
+	// Meta is what the engine knows about how this decision was made, for
+	// the decision log and traces. Never part of the policy's result: a
+	// policy cannot set it. Decide fills it on errors too, once a revision
+	// was chosen.
+	Meta Meta `json:"-"`
+}
+
+// Meta describes the evaluation behind a decision.
+type Meta struct {
+	// Revision is the bundle revision that decided.
+	Revision string
+	// ManifestHash is the approved manifest hash of the called tool.
+	ManifestHash string
+	// ArgumentRules mask the tool's arguments in the decision log (the
+	// bundle's data.mcp.decision_log.arguments); nil: erase them.
+	ArgumentRules []decisionlog.MaskRule
+	// Registry is the time the registry checks took.
+	Registry time.Duration
 }
 
 // RPCError is a JSON-RPC error code and message.

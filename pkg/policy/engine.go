@@ -12,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/rego"
 
+	"github.com/mcp-authz/mcp-authz/pkg/decisionlog"
 	"github.com/mcp-authz/mcp-authz/pkg/registry"
 )
 
@@ -64,6 +65,7 @@ type snapshot struct {
 	list     *rego.PreparedEvalQuery // nil: the bundle has no data.mcp.list
 	output   *rego.PreparedEvalQuery // nil: the bundle has no data.mcp.output
 	reg      *registry.Registry
+	logRules map[string][]decisionlog.MaskRule // data.mcp.decision_log.arguments
 }
 
 // networkBuiltins are the built-ins that reach the network.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/rego"
 
@@ -162,8 +163,11 @@ func TestDecide(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decide() error = %v", err)
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(Decision{}, "Meta")); diff != "" {
 				t.Errorf("Decide() mismatch (-want +got):\n%s", diff)
+			}
+			if got.Meta.Revision == "" || got.Meta.Revision != e.Revision() {
+				t.Errorf("Decide().Meta.Revision = %q; want the active revision %q", got.Meta.Revision, e.Revision())
 			}
 		})
 	}

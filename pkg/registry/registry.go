@@ -100,6 +100,9 @@ type Verdict struct {
 	// ParamHeaders lists the Mcp-Param-* headers the approved inputSchema
 	// declares (x-mcp-header), with the values the arguments require.
 	ParamHeaders []ParamHeader
+	// Hash is the approved manifest hash ("" when not Approved): the
+	// decision log names the exact manifest a call was judged against.
+	Hash string
 }
 
 // ParamHeader is one x-mcp-header declaration of an approved tool and what
@@ -196,6 +199,7 @@ func (r *Registry) Check(server, tool string, args map[string]any, drift DriftSo
 		return v
 	}
 	v.Approved = true
+	v.Hash = t.hash
 	v.Drifted = drift != nil && drift.Drifted(v.ID, t.hash)
 	if v.Drifted {
 		v.DriftReason = DriftChanged

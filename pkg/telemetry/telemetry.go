@@ -19,6 +19,7 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	checks   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	shadow   *prometheus.CounterVec
 }
 
 // New returns the metrics on a fresh registry, with Go and process
@@ -35,8 +36,12 @@ func New() *Metrics {
 			Help:    "Time to decide one Check, by decision.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
 		}, []string{"decision"}),
+		shadow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcp_authz_shadow_checks_total",
+			Help: "Checks decided in shadow mode, by the would-be decision and reason (the wire got an allow for every deny but the service's own failures).",
+		}, []string{"decision", "reason"}),
 	}
-	m.reg.MustRegister(m.checks, m.duration,
+	m.reg.MustRegister(m.checks, m.duration, m.shadow,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -49,6 +54,15 @@ func (m *Metrics) ObserveCheck(allow bool, reason string, d time.Duration) {
 	}
 	m.checks.WithLabelValues(decision, reason).Inc()
 	m.duration.WithLabelValues(decision).Observe(d.Seconds())
+}
+
+// ObserveShadow records the would-be decision of a Check in shadow mode.
+func (m *Metrics) ObserveShadow(allow bool, reason string) {
+	decision := "deny"
+	if allow {
+		decision = "allow"
+	}
+	m.shadow.WithLabelValues(decision, reason).Inc()
 }
 
 // Register adds collectors owned by other components (issuer status,

@@ -58,8 +58,8 @@ const healthEvery = time.Second
 
 // New builds every component and binds the listeners, but serves nothing
 // yet: gRPC health is NOT_SERVING until Start has an active bundle.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
-	comp, err := Build(ctx, cfg, log)
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
+	comp, err := Build(ctx, cfg, log, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -109,7 +109,7 @@ func (c *Components) NewServer(d extauthz.Decider) *extauthz.Server {
 }
 
 // Build constructs the components and activates the configured bundle.
-func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Components, error) {
+func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Option) (*Components, error) {
 	c := &Components{cfg: cfg, log: log}
 	up, err := buildUpstream(cfg)
 	if err != nil {
@@ -160,9 +160,9 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Componen
 	}
 	c.Metrics = telemetry.New()
 	c.serverOpts.Observer = c.Metrics
-	if c.DecisionLog = newDecisionLog(cfg.DecisionLog, log); c.DecisionLog != nil {
-		c.serverOpts.Recorder = c.DecisionLog
-		c.closers = append(c.closers, closeLog(c.DecisionLog, log))
+	if err := c.buildOperations(ctx, cfg, log, with); err != nil {
+		c.Close()
+		return nil, err
 	}
 	if err := c.registerMetrics(); err != nil {
 		c.Close()

@@ -116,6 +116,8 @@ type Config struct {
 	Mode string `json:"mode"`
 	// DecisionLog is the audit trail: one record per decision.
 	DecisionLog DecisionLog `json:"decision_log"`
+	// Tracing exports OpenTelemetry spans of every Check; off when empty.
+	Tracing Tracing `json:"tracing"`
 }
 
 // Modes.
@@ -130,6 +132,17 @@ const (
 	OutputFile   = "file"
 	OutputHTTP   = "http"
 )
+
+// Tracing configures OpenTelemetry tracing; an empty Exporter disables it.
+type Tracing struct {
+	// Exporter is otlp_grpc or otlp_http ("" = off).
+	Exporter string `json:"exporter"`
+	// Endpoint is the collector URL, e.g. http://otel-collector:4317.
+	Endpoint string `json:"endpoint"`
+	// SampleRatio in [0, 1] samples traces Envoy's traceparent did not
+	// decide (default 1); a sampled or unsampled parent is always followed.
+	SampleRatio *float64 `json:"sample_ratio"`
+}
 
 // DecisionLog configures the decision log; an empty Output disables it.
 type DecisionLog struct {

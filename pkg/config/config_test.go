@@ -86,6 +86,16 @@ limits:
 			[]string{"issuers[0].dpop.ignore_proof: unknown key"}},
 		{"every token-profile knob", "resource: https://x.test/mcp\nroles_claim_format: space_separated\n" +
 			"issuers: [{issuer: a, jwks_file: f, require_claims: [client_id, jti, iat], allow_multi_audience: true, kid_optional: true, dpop: {ignore_proof_with_bearer: true}}]\n", nil},
+		{"operations keys", minimal + "mode: shadow\ndecision_log: {output: file, path: /tmp/d.log, mask_arguments: true}\n" +
+			"tracing: {exporter: otlp_grpc, endpoint: 'http://127.0.0.1:4317', sample_ratio: 0.5}\n", nil},
+		{"bad operations values", minimal + "mode: dry-run\ndecision_log: {output: kafka, buffer_records: -1}\n" +
+			"tracing: {exporter: zipkin, endpoint: nope, sample_ratio: 2}\n",
+			[]string{`mode: must be enforce or shadow, got "dry-run"`, `decision_log.output: must be stdout, file or http`,
+				"decision_log.buffer_records: must be in", `tracing.exporter: must be otlp_grpc or otlp_http`,
+				"tracing.endpoint: want a collector URL", "tracing.sample_ratio: must be in [0, 1]"}},
+		{"decision log needs its target", minimal + "decision_log: {output: file}\n", []string{"decision_log.path: required"}},
+		{"per-hop mode", "resources: [{path: /a, resource: https://a.test/a, mode: maybe}]\nissuers: [{issuer: a, jwks_file: f}]\n",
+			[]string{`resources[0].mode: must be enforce or shadow`}},
 		{"both resource and resources", minimal + "resources: [{path: /a, resource: https://a.test/a}]\n", []string{"not both"}},
 	}
 	for _, tc := range tests {

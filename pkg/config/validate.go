@@ -226,8 +226,26 @@ func (c *Config) validateOperations(add addFunc) {
 	default:
 		add("decision_log.output", "must be stdout, file or http, got %q", dl.Output)
 	}
+	c.validateTracing(add)
 	if dl.BufferRecords <= 0 || dl.BufferRecords > 1<<20 {
 		add("decision_log.buffer_records", "must be in [1, %d], got %d", 1<<20, dl.BufferRecords)
+	}
+}
+
+func (c *Config) validateTracing(add addFunc) {
+	tr := c.Tracing
+	switch tr.Exporter {
+	case "":
+		return
+	case "otlp_grpc", "otlp_http":
+	default:
+		add("tracing.exporter", "must be otlp_grpc or otlp_http, got %q", tr.Exporter)
+	}
+	if u, err := url.Parse(tr.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		add("tracing.endpoint", "want a collector URL such as http://otel-collector:4317")
+	}
+	if r := tr.SampleRatio; r != nil && (*r < 0 || *r > 1) {
+		add("tracing.sample_ratio", "must be in [0, 1], got %v", *r)
 	}
 }
 

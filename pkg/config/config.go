@@ -110,6 +110,11 @@ type Config struct {
 	// TokenExchange is the RFC 8693 security token service of every hop and
 	// issuer without its own.
 	TokenExchange *TokenExchange `json:"token_exchange"`
+	// Providers are the third-party services users connect to through the
+	// connect flow (see connect.go); empty disables it.
+	Providers []Provider `json:"providers"`
+	// Connect configures the connect flow and the credential store.
+	Connect Connect `json:"connect"`
 	// Mode is enforce (default) or shadow: shadow decides and logs every
 	// request as enforcing would but answers allow, except the service's
 	// own failures (no bundle, overload). Each resources entry may set its own.

@@ -51,6 +51,7 @@ func (c *Config) ApplyDefaults() {
 			c.Resources[i].PublicOrigin = originOf(c.Resources[i].Resource)
 		}
 	}
+	c.applyConnectDefaults()
 }
 
 // Validate returns every problem with the configuration, each naming its key.
@@ -95,6 +96,7 @@ func (c *Config) Validate() error {
 	c.validateExtProc(add)
 	c.validateTokens(add)
 	c.validateOperations(add)
+	c.validateConnect(add)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

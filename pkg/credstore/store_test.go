@@ -203,6 +203,6 @@ func (m *memBackend) Get(_ context.Context, id string) ([]byte, error) {
 	return nil, ErrNotFound
 }
 func (m *memBackend) Put(_ context.Context, id, _ string, b []byte) error { m.m[id] = b; return nil }
-func (m *memBackend) Delete(_ context.Context, id, _ string) error      { delete(m.m, id); return nil }
-func (m *memBackend) List(context.Context, string) ([]string, error)    { return nil, nil }
-func (m *memBackend) Close() error                                      { return nil }
+func (m *memBackend) Delete(_ context.Context, id, _ string) error        { delete(m.m, id); return nil }
+func (m *memBackend) List(context.Context, string) ([]string, error)      { return nil, nil }
+func (m *memBackend) Close() error                                        { return nil }

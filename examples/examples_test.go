@@ -29,6 +29,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	mcpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/mcp/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
@@ -52,6 +53,7 @@ const (
 
 	extAuthzFilter = "envoy.filters.http.ext_authz"
 	extProcFilter  = "envoy.filters.http.ext_proc"
+	mcpFilter      = "envoy.filters.http.mcp"
 	maxBodyBytes   = 1048576
 )
 
@@ -70,6 +72,8 @@ func envoyTypes(t *testing.T) *protoregistry.Types {
 		&extauthzv3.ExtAuthzPerRoute{},
 		&extprocv3.ExternalProcessor{},
 		&extprocv3.ExtProcPerRoute{},
+		&mcpv3.Mcp{},
+		&mcpv3.McpOverride{},
 		&routerv3.Router{},
 		&upstreamhttpv3.HttpProtocolOptions{},
 	} {
@@ -253,6 +257,7 @@ type envoyParts struct {
 	hcm      *hcmv3.HttpConnectionManager
 	extAuthz *extauthzv3.ExtAuthz
 	extProc  *extprocv3.ExternalProcessor
+	mcp      *mcpv3.Mcp
 	routes   map[string]*routev3.Route
 	clusters map[string]*clusterv3.Cluster
 	types    *protoregistry.Types
@@ -279,10 +284,13 @@ func envoyConfig(t *testing.T) envoyParts {
 		case extProcFilter:
 			p.extProc = new(extprocv3.ExternalProcessor)
 			unpack(t, f.GetTypedConfig(), p.extProc, types)
+		case mcpFilter:
+			p.mcp = new(mcpv3.Mcp)
+			unpack(t, f.GetTypedConfig(), p.mcp, types)
 		}
 	}
-	if p.extAuthz == nil || p.extProc == nil {
-		t.Fatalf("http_filters lack %q or %q; want both filters", extAuthzFilter, extProcFilter)
+	if p.extAuthz == nil || p.extProc == nil || p.mcp == nil {
+		t.Fatalf("http_filters lack %q, %q or %q; want all three filters", mcpFilter, extAuthzFilter, extProcFilter)
 	}
 	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
 		for _, r := range vh.GetRoutes() {
@@ -342,8 +350,44 @@ func TestEnvoyExtAuthzSettings(t *testing.T) {
 		{"shadow_mode", ea.GetShadowMode(), false},
 		{"filter_enabled unset (always on)", ea.GetFilterEnabled() == nil && ea.GetFilterEnabledMetadata() == nil, true},
 		{"allowed_headers unset (gRPC sends all)", ea.GetAllowedHeaders() == nil, true},
+		{"metadata_context_namespaces", strings.Join(ea.GetMetadataContextNamespaces(), ","), mcpFilter + ",mcp_proxy"},
 	}
 	checkRows(t, "ext_authz", tests)
+}
+
+// TestEnvoyMCPFilterSettings pins the MCP filter in front of ext_authz:
+// it refuses non-MCP traffic and duplicate keys, checks the Mcp-* headers
+// against the body, sees the whole body ext_authz sees, and writes the
+// dynamic metadata mcp-authz cross-checks; only the metadata route lets
+// non-MCP traffic through it.
+func TestEnvoyMCPFilterSettings(t *testing.T) {
+	p := envoyConfig(t)
+	m := p.mcp
+	checkRows(t, "mcp", []row{
+		{"traffic_mode", m.GetTrafficMode(), mcpv3.Mcp_REJECT_NO_MCP},
+		{"reject_duplicate_keys", m.GetRejectDuplicateKeys().GetValue(), true},
+		{"attribute_source", m.GetAttributeSource(), mcpv3.Mcp_VERIFY},
+		{"max_request_body_size", m.GetMaxRequestBodySize().GetValue(), uint32(maxBodyBytes)},
+		{"request_storage_mode", m.GetRequestStorageMode(), mcpv3.Mcp_DYNAMIC_METADATA},
+		{"early_terminate_when_routable", m.GetEarlyTerminateWhenRoutable(), false},
+	})
+	for name, r := range p.routes {
+		cfg, ok := r.GetTypedPerFilterConfig()[mcpFilter]
+		if name != "protected_resource_metadata" {
+			if ok {
+				t.Errorf("route %q overrides the MCP filter; want only the metadata route to", name)
+			}
+			continue
+		}
+		o := new(mcpv3.McpOverride)
+		if !ok {
+			t.Fatalf("route %q does not override the MCP filter; want PASS_THROUGH", name)
+		}
+		unpack(t, cfg, o, p.types)
+		if o.GetTrafficMode() != mcpv3.Mcp_PASS_THROUGH {
+			t.Errorf("route %q MCP traffic_mode = %v; want PASS_THROUGH", name, o.GetTrafficMode())
+		}
+	}
 }
 
 func TestEnvoyFilterOrder(t *testing.T) {
@@ -351,9 +395,9 @@ func TestEnvoyFilterOrder(t *testing.T) {
 	for _, f := range envoyConfig(t).hcm.GetHttpFilters() {
 		names = append(names, f.GetName())
 	}
-	want := []string{extAuthzFilter, extProcFilter, "envoy.filters.http.router"}
+	want := []string{mcpFilter, extAuthzFilter, extProcFilter, "envoy.filters.http.router"}
 	if diff := cmp.Diff(want, names); diff != "" {
-		t.Errorf("http_filters = %v; want %v (ext_authz, then ext_proc, then the router)", names, want)
+		t.Errorf("http_filters = %v; want %v (the MCP filter, ext_authz, ext_proc, then the router)", names, want)
 	}
 }
 

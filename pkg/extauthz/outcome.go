@@ -69,6 +69,7 @@ var failures = map[denial.Reason]failure{
 	denial.InvalidRequest:      {400, codeInvalidRequest},
 	denial.InvalidParams:       {400, codeInvalidParams},
 	denial.HeaderMismatch:      {400, codeHeaderMismatch},
+	denial.MCPMetadataMismatch: {400, codeInvalidRequest},
 	denial.TokenMissing:        {401, 0},
 	denial.TokenInvalid:        {401, 0},
 	denial.InvalidDPoPProof:    {401, 0},

@@ -209,6 +209,9 @@ func (s *Server) decide(ctx context.Context, v *view, t *trail) outcome {
 	msg, rev, err := s.parse(v)
 	end()
 	t.msg, t.rev = msg, rev
+	if err == nil {
+		err = checkFilterMetadata(v.filterMD, msg)
+	}
 	if err != nil {
 		return s.fail(err, idOf(msg), h)
 	}

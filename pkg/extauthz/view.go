@@ -11,6 +11,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/mcp-authz/mcp-authz/pkg/hop"
 )
@@ -29,6 +30,7 @@ type view struct {
 	principal                  string
 	destPrincipal              string
 	cert                       string
+	filterMD                   map[string]*structpb.Struct // metadata_context.filter_metadata
 	requestID                  string
 	id                         json.RawMessage // the JSON-RPC id once parsed, for the panic path
 }
@@ -52,6 +54,7 @@ func newView(req *authv3.CheckRequest) *view {
 		principal:     a.GetSource().GetPrincipal(),
 		destPrincipal: a.GetDestination().GetPrincipal(),
 		cert:          a.GetSource().GetCertificate(),
+		filterMD:      a.GetMetadataContext().GetFilterMetadata(),
 	}
 	v.headers = headersOf(h)
 	v.body = h.GetRawBody()

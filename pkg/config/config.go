@@ -273,7 +273,7 @@ type DPoPNonce struct {
 	// Enabled requires every DPoP proof to carry a valid, unexpired nonce
 	// (else 401 use_dpop_nonce with a fresh DPoP-Nonce).
 	Enabled bool `json:"enabled"`
-	// KeyFile holds the base64 of the 32-byte shared key (a secret).
+	// KeyFile holds the 32-byte shared key, raw or as base64 or hex (a secret).
 	KeyFile string `json:"key_file"`
 	// Lifetime is how long an issued nonce is accepted.
 	Lifetime Duration `json:"lifetime"`

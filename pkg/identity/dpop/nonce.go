@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -89,21 +90,36 @@ func NewNonceSource(o NonceOptions) (*NonceSource, error) {
 	return &NonceSource{aead: aead, lifetime: o.Lifetime, skew: o.Skew, clock: o.Clock}, nil
 }
 
-// ReadNonceKey reads a shared nonce key file: the base64 (standard or URL
-// alphabet, padded or not) of NonceKeyBytes random bytes, surrounding
-// whitespace ignored. Errors never contain the key.
+// ReadNonceKey reads a shared nonce key file: NonceKeyBytes random bytes as
+// they are, or their base64 (standard or URL alphabet, padded or not) or
+// hex, surrounding whitespace ignored. Errors never contain the key.
 func ReadNonceKey(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("dpop: nonce key: %w", err)
 	}
+	if key, ok := decodeNonceKey(b); ok {
+		return key, nil
+	}
+	return nil, fmt.Errorf("dpop: nonce key %s: want %d random bytes, or their base64 or hex (e.g. head -c %d /dev/urandom | base64)", path, NonceKeyBytes, NonceKeyBytes)
+}
+
+// decodeNonceKey accepts the three encodings ReadNonceKey documents. They
+// cannot be confused: the base64 or hex of 32 bytes is not 32 bytes long.
+func decodeNonceKey(b []byte) ([]byte, bool) {
+	if len(b) == NonceKeyBytes {
+		return b, true
+	}
 	text := strings.TrimSpace(string(b))
+	if key, err := hex.DecodeString(text); err == nil && len(key) == NonceKeyBytes {
+		return key, true
+	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if key, err := enc.Strict().DecodeString(text); err == nil && len(key) == NonceKeyBytes {
-			return key, nil
+			return key, true
 		}
 	}
-	return nil, fmt.Errorf("dpop: nonce key %s: want the base64 of %d bytes (e.g. head -c %d /dev/urandom | base64)", path, NonceKeyBytes, NonceKeyBytes)
+	return nil, false
 }
 
 // Issue returns a fresh nonce: base64url of a random GCM nonce followed by
@@ -121,7 +137,7 @@ func (s *NonceSource) Issue() (string, error) {
 // Lifetime is how long an issued nonce is accepted.
 func (s *NonceSource) Lifetime() time.Duration { return s.lifetime }
 
-// errNonce is the client-safe detail of every nonce failure.
+// detailNonce is the client-safe detail of every nonce failure.
 const detailNonce = "DPoP proof needs a fresh server nonce (DPoP-Nonce)"
 
 // Check returns nil when nonce was issued by a NonceSource sharing this key

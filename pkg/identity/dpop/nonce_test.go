@@ -3,6 +3,7 @@ package dpop
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,7 +117,7 @@ func TestReadNonceKey(t *testing.T) {
 		return p
 	}
 	std := base64.StdEncoding.EncodeToString(nonceKey)
-	for _, good := range []string{std + "\n", base64.RawURLEncoding.EncodeToString(nonceKey)} {
+	for _, good := range []string{std + "\n", base64.RawURLEncoding.EncodeToString(nonceKey), string(nonceKey), hex.EncodeToString(nonceKey) + "\n"} {
 		if key, err := ReadNonceKey(write("k", good)); err != nil || !bytes.Equal(key, nonceKey) {
 			t.Errorf("ReadNonceKey(%q) = %x, %v; want the key", good, key, err)
 		}

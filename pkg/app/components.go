@@ -116,6 +116,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Op
 		return nil, err
 	}
 	c.Upstream = up
+	c.closers = append(c.closers, up.close)
 	v, nonces, err := newIdentity(ctx, cfg, log)
 	if err != nil {
 		return nil, err

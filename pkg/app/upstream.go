@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 
 	"github.com/mcp-authz/mcp-authz/pkg/config"
 	"github.com/mcp-authz/mcp-authz/pkg/upstream"
@@ -15,6 +17,14 @@ type upstreamParts struct {
 	minter    *upstream.Minter
 	publisher *upstream.Publisher
 	keys      *upstream.Keys
+	closers   []func()
+}
+
+// close releases what the parts hold (idle STS connections).
+func (u *upstreamParts) close() {
+	for _, c := range u.closers {
+		c()
+	}
 }
 
 // buildUpstream builds the minter (when token_minting is set), its JWKS
@@ -34,16 +44,102 @@ func buildUpstream(cfg *config.Config) (*upstreamParts, error) {
 			return nil, fmt.Errorf("app: token_minting: %w", err)
 		}
 	}
-	sc := upstream.SourceConfig{Hops: map[string]upstream.HopConfig{}, Minter: u.minter}
-	for i, r := range cfg.Resources {
-		ut := cfg.HopUpstream(i)
-		if ut.Mode == config.UpstreamModeExchange {
-			return nil, fmt.Errorf("app: resources[%d]: upstream_token.mode exchange is not available in this build", i)
-		}
-		sc.Hops[r.Resource] = upstream.HopConfig{Mode: upstream.Mode(ut.Mode), Audience: ut.Audience, Scope: ut.Scope}
+	sc, err := sourceConfig(cfg, u.minter)
+	for _, ex := range exchangersOf(sc) {
+		u.closers = append(u.closers, ex.Close)
+	}
+	if err != nil {
+		u.close()
+		return nil, err
 	}
 	u.source = upstream.NewSource(sc)
 	return u, nil
+}
+
+// sourceConfig builds each hop's upstream token configuration and every
+// configured token exchange client (top level, per issuer, per hop).
+func sourceConfig(cfg *config.Config, m *upstream.Minter) (upstream.SourceConfig, error) {
+	sc := upstream.SourceConfig{Hops: map[string]upstream.HopConfig{}, Minter: m, IssuerExchangers: map[string]upstream.Exchanger{}}
+	var err error
+	if cfg.TokenExchange != nil {
+		if sc.DefaultExchanger, err = exchangeClient("token_exchange", cfg.TokenExchange); err != nil {
+			return sc, err
+		}
+	}
+	for i, is := range cfg.Issuers {
+		if is.TokenExchange != nil {
+			if sc.IssuerExchangers[is.Issuer], err = exchangeClient(fmt.Sprintf("issuers[%d].token_exchange", i), is.TokenExchange); err != nil {
+				return sc, err
+			}
+		}
+	}
+	for i, r := range cfg.Resources {
+		ut := cfg.HopUpstream(i)
+		h := upstream.HopConfig{Mode: upstream.Mode(ut.Mode), Audience: ut.Audience, Scope: ut.Scope}
+		if r.TokenExchange != nil {
+			if h.Exchanger, err = exchangeClient(fmt.Sprintf("resources[%d].token_exchange", i), r.TokenExchange); err != nil {
+				return sc, err
+			}
+		}
+		sc.Hops[r.Resource] = h
+	}
+	return sc, nil
+}
+
+// exchangersOf lists every exchange client of sc.
+func exchangersOf(sc upstream.SourceConfig) []*upstream.ExchangeClient {
+	var out []*upstream.ExchangeClient
+	add := func(e upstream.Exchanger) {
+		if c, ok := e.(*upstream.ExchangeClient); ok && c != nil {
+			out = append(out, c)
+		}
+	}
+	add(sc.DefaultExchanger)
+	for _, e := range sc.IssuerExchangers {
+		add(e)
+	}
+	for _, h := range sc.Hops {
+		add(h.Exchanger)
+	}
+	return out
+}
+
+// exchangeClient builds one RFC 8693 client with its bounded HTTP client
+// and the secrets read from their files.
+func exchangeClient(key string, te *config.TokenExchange) (*upstream.ExchangeClient, error) {
+	hc, err := upstream.NewExchangeHTTPClient(te.CAFile, te.Timeout.D())
+	if err != nil {
+		return nil, fmt.Errorf("app: %s: %w", key, err)
+	}
+	secret, err := readSecret(te.ClientSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("app: %s.client_secret_file: %w", key, err)
+	}
+	actor, err := readSecret(te.ActorTokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("app: %s.actor_token_file: %w", key, err)
+	}
+	c, err := upstream.NewExchangeClient(upstream.ExchangeConfig{Endpoint: te.Endpoint, ClientID: te.ClientID,
+		ClientSecret: secret, ActorToken: actor, HTTPClient: hc, Timeout: te.Timeout.D(), CacheSize: config.DefaultMintCacheSize})
+	if err != nil {
+		return nil, fmt.Errorf("app: %s: %w", key, err)
+	}
+	return c, nil
+}
+
+// readSecret reads a small secret file ("" for no file), trimmed.
+func readSecret(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if len(b) > 64<<10 {
+		return "", fmt.Errorf("%s is larger than 64 KiB", path)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // publicHandler serves the JWKS and authorization server metadata of

@@ -2,12 +2,19 @@ package upstream
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"os"
-	"path/filepath"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -202,4 +209,49 @@ func TestExchangeUnauthenticatedClientFails(t *testing.T) {
 	if _, err := c.Exchange(context.Background(), exchangeReq(clock)); err == nil || !strings.Contains(err.Error(), "invalid_client") {
 		t.Errorf("Exchange() without the secret = %v; want invalid_client", err)
 	}
+}
+
+// TestExchangeTrustsOnlyItsCA: with ca_file set, an STS whose certificate
+// another CA signed is refused (the user's token is never sent to it).
+func TestExchangeTrustsOnlyItsCA(t *testing.T) {
+	s := &sts{t: t}
+	srv := httptest.NewTLSServer(s)
+	defer srv.Close()
+	hc, err := NewExchangeHTTPClient(otherCA(t), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{now: time.Now()}
+	c, err := NewExchangeClient(ExchangeConfig{Endpoint: srv.URL, ClientID: "mcp-authz", ClientSecret: "s3cret", HTTPClient: hc, Timeout: time.Second, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Exchange(context.Background(), exchangeReq(clock)); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Exchange() with another CA's server = %v; want a certificate error", err)
+	}
+	if s.requests.Load() != 0 {
+		t.Error("the untrusted server received the exchange")
+	}
+}
+
+// otherCA writes a fresh self-signed CA certificate (not httptest's).
+func otherCA(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "other-ca.pem")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

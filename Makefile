@@ -28,10 +28,13 @@ test/tsclient/node_modules/.package-lock.json: test/tsclient/package-lock.json
 	@command -v npm >/dev/null || { echo "npm not found: install Node.js 18+ and npm; test/e2e runs the official TypeScript MCP SDK client" >&2; exit 1; }
 	npm ci --prefix test/tsclient --no-audit --no-fund
 
-policy-check: ## opa test, opa check --strict and opa fmt on policies/, with the pinned OPA module.
+policy-check: ## opa test, opa check --strict and opa fmt on policies/ and examples/policies/, with the pinned OPA module.
 	$(GO) tool opa test policies/
 	$(GO) tool opa check --strict policies/
 	$(GO) tool opa fmt --fail -l policies/
+	$(GO) tool opa test examples/policies/
+	$(GO) tool opa check --strict examples/policies/
+	$(GO) tool opa fmt --fail -l examples/policies/
 
 proto: ## Regenerate the Go code of proto/ (buf and protoc-gen-go through go run).
 	$(GO) run $(BUF) generate

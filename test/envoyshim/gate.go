@@ -122,9 +122,23 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ex.r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(ex.upstream), r.Body))
+	ex.r.Body = ex.upstreamBody()
 	ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
 	g.proxy.ServeHTTP(w, ex.r.WithContext(ctx))
+}
+
+// upstreamBody is the body forwarded upstream. A wholly buffered body is
+// sent from the buffer alone: reading the client's drained body again could
+// race the server closing it once the response starts, and a read error
+// there makes the transport drop the upstream connection mid-response.
+func (ex *exchange) upstreamBody() io.ReadCloser {
+	switch {
+	case !ex.buffered:
+		return ex.r.Body
+	case ex.partial:
+		return io.NopCloser(io.MultiReader(bytes.NewReader(ex.upstream), ex.r.Body))
+	}
+	return io.NopCloser(bytes.NewReader(ex.upstream))
 }
 
 // newExchange applies the connection manager's own request headers:

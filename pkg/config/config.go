@@ -29,12 +29,15 @@ const (
 	DefaultTokenBytes       = 8 << 10
 	DefaultPolicyDeadline   = 50 * time.Millisecond
 	DefaultShutdownTimeout  = 10 * time.Second
+	DefaultLameDuck         = 5 * time.Second
+	DefaultDeadlineMargin   = 20 * time.Millisecond
 	DefaultMaxInFlight      = 4096
 	DefaultSkew             = 30 * time.Second
 	DefaultTokenCacheSize   = 10000
 	DefaultJWKSRefresh      = 5 * time.Minute
 	DefaultMaxStaleness     = time.Hour
 	DefaultFetchTimeout     = 5 * time.Second
+	DefaultMinRefetch       = 30 * time.Second
 	DefaultDPoPWindow       = 60 * time.Second
 	DefaultReplayCacheSize  = 100000
 	DefaultNonceLifetime    = 2 * time.Minute
@@ -46,8 +49,13 @@ const (
 type Config struct {
 	// Listen is the gRPC address (ext_authz Check and grpc.health.v1).
 	Listen string `json:"listen"`
-	// AdminListen is the admin HTTP address: /healthz, /readyz (and metrics later).
+	// AdminListen is the admin HTTP address: /healthz, /readyz (with
+	// per-issuer errors) and /metrics. A non-loopback address is logged as
+	// [INSECURE CONFIG] unless AdminListenPublic is set.
 	AdminListen string `json:"admin_listen"`
+	// AdminListenPublic says a non-loopback AdminListen is deliberate (e.g.
+	// kubelet probes on the pod IP), silencing the [INSECURE CONFIG] warning.
+	AdminListenPublic bool `json:"admin_listen_public"`
 	// PublicListen is the public HTTP address serving RFC 9728 Protected
 	// Resource Metadata; empty disables it. Never the admin address.
 	PublicListen string `json:"public_listen"`
@@ -97,7 +105,15 @@ type Config struct {
 	DriftWatch []DriftUpstream `json:"drift_watch"`
 	// ExtProc bounds the response processor (ext_proc).
 	ExtProc ExtProc `json:"extproc"`
-	// ShutdownTimeout bounds the drain of in-flight Checks on SIGTERM.
+	// CheckDeadlineMargin is kept free before the caller's gRPC deadline:
+	// every wait inside a Check (a key-set refetch it joins, the policy
+	// evaluation) ends this long before it, so the deny that names the
+	// cause reaches Envoy in time instead of a DEADLINE_EXCEEDED error.
+	CheckDeadlineMargin Duration `json:"check_deadline_margin"`
+	// Shutdown tunes the drain on SIGTERM.
+	Shutdown Shutdown `json:"shutdown"`
+	// ShutdownTimeout is the older name of Shutdown.Timeout, kept as an
+	// alias; setting both to different values is an error.
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
@@ -164,6 +180,26 @@ type DecisionLog struct {
 	// policy data (data.mcp.decision_log.arguments); when false (the
 	// default) arguments are erased from every record.
 	MaskArguments bool `json:"mask_arguments"`
+}
+
+// Shutdown tunes the drain on SIGTERM: health goes NOT_SERVING at once,
+// Checks keep being answered for LameDuck (so load balancers and Envoy's
+// health checker see NOT_SERVING first), then in-flight Checks drain for at
+// most Timeout. A second SIGTERM or SIGINT skips the rest of LameDuck.
+type Shutdown struct {
+	// LameDuck is how long the gRPC listener keeps accepting after SIGTERM
+	// ("0s" turns it off; unset is the default). Read it with LameDuckD.
+	LameDuck *Duration `json:"lame_duck"`
+	// Timeout bounds the drain of in-flight Checks after LameDuck.
+	Timeout Duration `json:"timeout"`
+}
+
+// LameDuckD is LameDuck as a time.Duration (the default when unset).
+func (s Shutdown) LameDuckD() time.Duration {
+	if s.LameDuck == nil {
+		return DefaultLameDuck
+	}
+	return s.LameDuck.D()
 }
 
 // Hop maps a host and path to the resource identifier tokens must carry.
@@ -253,6 +289,9 @@ type Identity struct {
 	MaxStaleness Duration `json:"max_staleness"`
 	// FetchTimeout bounds one JWKS or discovery fetch.
 	FetchTimeout Duration `json:"fetch_timeout"`
+	// MinRefetchInterval is the least time between two on-demand fetches of
+	// one issuer's keys (an unknown kid, a stale set): no refetch storm.
+	MinRefetchInterval Duration `json:"min_refetch_interval"`
 }
 
 // DPoP tunes proof-of-possession checks.

@@ -38,6 +38,10 @@ func TestParseDefaults(t *testing.T) {
 		{"resources", len(c.Resources), 1},
 		{"resources[0].public_origin", c.Resources[0].PublicOrigin, "https://mcp.example.test"},
 		{"resources[0].path", c.Resources[0].Path, "/mcp"},
+		{"check_deadline_margin", c.CheckDeadlineMargin.D(), 20 * time.Millisecond},
+		{"shutdown.lame_duck", c.Shutdown.LameDuckD(), 5 * time.Second},
+		{"shutdown.timeout", c.Shutdown.Timeout.D(), 10 * time.Second},
+		{"admin_listen_public", c.AdminListenPublic, false},
 	}
 	for _, tc := range checks {
 		if tc.got != tc.want {
@@ -96,6 +100,10 @@ limits:
 		{"decision log needs its target", minimal + "decision_log: {output: file}\n", []string{"decision_log.path: required"}},
 		{"per-hop mode", "resources: [{path: /a, resource: https://a.test/a, mode: maybe}]\nissuers: [{issuer: a, jwks_file: f}]\n",
 			[]string{`resources[0].mode: must be enforce or shadow`}},
+		{"shutdown alias conflict", minimal + "shutdown_timeout: 3s\nshutdown:\n  timeout: 4s\n", []string{"shutdown_timeout: is an alias of shutdown.timeout"}},
+		{"shutdown alias agrees", minimal + "shutdown_timeout: 3s\nshutdown:\n  timeout: 3s\n", nil},
+		{"negative lame duck", minimal + "shutdown:\n  lame_duck: -1s\n", []string{"shutdown.lame_duck: must be in [0, 10m]"}},
+		{"margin too large", minimal + "check_deadline_margin: 2s\n", []string{"check_deadline_margin: must be in [0, 1s]"}},
 		{"both resource and resources", minimal + "resources: [{path: /a, resource: https://a.test/a}]\n", []string{"not both"}},
 	}
 	for _, tc := range tests {
@@ -114,6 +122,33 @@ limits:
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("Parse error = %q; want it to contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestShutdownKeys: shutdown_timeout is an alias of shutdown.timeout, and
+// an explicit lame_duck of 0s turns the lame-duck period off.
+func TestShutdownKeys(t *testing.T) {
+	tests := []struct {
+		name, yaml        string
+		lameDuck, timeout time.Duration
+	}{
+		{"alias only", minimal + "shutdown_timeout: 3s\n", 5 * time.Second, 3 * time.Second},
+		{"new key only", minimal + "shutdown:\n  timeout: 4s\n  lame_duck: 2s\n", 2 * time.Second, 4 * time.Second},
+		{"lame duck off", minimal + "shutdown:\n  lame_duck: 0s\n", 0, 10 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatalf("Parse = %v", err)
+			}
+			if got := c.Shutdown.LameDuckD(); got != tc.lameDuck {
+				t.Errorf("lame duck = %s; want %s", got, tc.lameDuck)
+			}
+			if got := c.Shutdown.Timeout.D(); got != tc.timeout {
+				t.Errorf("timeout = %s; want %s", got, tc.timeout)
 			}
 		})
 	}

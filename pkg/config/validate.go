@@ -30,11 +30,13 @@ func (c *Config) ApplyDefaults() {
 	setInt(&c.Identity.CacheSize, DefaultTokenCacheSize)
 	setInt(&c.DPoP.ReplayCacheSize, DefaultReplayCacheSize)
 	setDur(&c.Policy.Deadline, DefaultPolicyDeadline)
-	setDur(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	c.defaultShutdown()
+	setDur(&c.CheckDeadlineMargin, DefaultDeadlineMargin)
 	setDur(&c.Identity.Skew, DefaultSkew)
 	setDur(&c.Identity.JWKSRefresh, DefaultJWKSRefresh)
 	setDur(&c.Identity.MaxStaleness, DefaultMaxStaleness)
 	setDur(&c.Identity.FetchTimeout, DefaultFetchTimeout)
+	setDur(&c.Identity.MinRefetchInterval, DefaultMinRefetch)
 	setDur(&c.DPoP.IATWindow, DefaultDPoPWindow)
 	setDur(&c.DPoP.Nonce.Lifetime, DefaultNonceLifetime)
 	for i := range c.DriftWatch {
@@ -92,6 +94,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateLimits(add)
 	c.validateNonce(add)
+	c.validateTimes(add)
 	c.validateDrift(add)
 	c.validateExtProc(add)
 	c.validateTokens(add)
@@ -190,6 +193,42 @@ func (c *Config) validateLimits(add addFunc) {
 	}
 	if d := c.Policy.Deadline.D(); d <= 0 || d > 10*time.Second {
 		add("policy.deadline", "must be in (0, 10s], got %s", d)
+	}
+}
+
+// defaultShutdown resolves the shutdown_timeout alias into Shutdown.Timeout
+// (a conflict is left for validateTimes) and applies the defaults.
+func (c *Config) defaultShutdown() {
+	if c.Shutdown.Timeout == 0 {
+		c.Shutdown.Timeout = c.ShutdownTimeout
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = c.Shutdown.Timeout
+	}
+	setDur(&c.Shutdown.Timeout, DefaultShutdownTimeout)
+	setDur(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	if c.Shutdown.LameDuck == nil {
+		d := Duration(DefaultLameDuck)
+		c.Shutdown.LameDuck = &d
+	}
+}
+
+// validateTimes checks the Check deadline margin and the drain durations.
+func (c *Config) validateTimes(add addFunc) {
+	if d := c.CheckDeadlineMargin.D(); d < 0 || d > time.Second {
+		add("check_deadline_margin", "must be in [0, 1s], got %s", d)
+	}
+	if d := c.Identity.MinRefetchInterval.D(); d < 0 || d > time.Hour {
+		add("identity.min_refetch_interval", "must be in (0, 1h], got %s", d)
+	}
+	if c.ShutdownTimeout != c.Shutdown.Timeout {
+		add("shutdown_timeout", "is an alias of shutdown.timeout: got %s and %s; set one", c.ShutdownTimeout.D(), c.Shutdown.Timeout.D())
+	}
+	if d := c.Shutdown.Timeout.D(); d <= 0 || d > 10*time.Minute {
+		add("shutdown.timeout", "must be in (0, 10m], got %s", d)
+	}
+	if d := c.Shutdown.LameDuckD(); d < 0 || d > 10*time.Minute {
+		add("shutdown.lame_duck", "must be in [0, 10m], got %s", d)
 	}
 }
 

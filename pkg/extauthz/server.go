@@ -73,6 +73,11 @@ type Options struct {
 	DenyFormat string
 	// MaxInFlight bounds concurrent Checks; beyond it a Check is denied (503 overloaded).
 	MaxInFlight int
+	// DeadlineMargin is kept free before the caller's gRPC deadline: every
+	// wait inside Check ends this long before it, so the deny naming the
+	// cause is sent in time (an RPC error would lose our reason, and under
+	// failure_mode_allow become an allow).
+	DeadlineMargin time.Duration
 	// DPoPAlgs are advertised in DPoP challenges.
 	DPoPAlgs []string
 	// DPoPNonces, when set, puts a fresh DPoP-Nonce on every allowed DPoP
@@ -157,12 +162,26 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 		wire = o
 		return respond(v, o), nil
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	o = s.decide(ctx, v, t)
 	wire = s.enforce(o, t)
 	_, end = s.stage(ctx, t, stageResponse)
 	resp = respond(v, wire)
 	end()
 	return resp, nil
+}
+
+// bound ends ctx DeadlineMargin before the caller's deadline (when it has
+// one): each step that waits (a key-set refetch, the policy evaluation,
+// which also has its own deadline) then gives up in time to answer with the
+// deny that names why. A fetch it joined goes on in the background.
+func (s *Server) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, dl.Add(-s.opts.DeadlineMargin))
 }
 
 // observe is the one place a decision is reported: metrics, the deny log,

@@ -163,7 +163,7 @@ func (a *App) shutdown() error {
 	close(a.stopH)
 	a.healthWG.Wait() // no tick may report SERVING after this
 	a.setServing(false)
-	timeout := a.cfg.ShutdownTimeout.D()
+	timeout := a.cfg.Shutdown.Timeout.D()
 	done := make(chan struct{})
 	go func() { a.grpc.GracefulStop(); close(done) }()
 	timer := time.NewTimer(timeout)

@@ -153,6 +153,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Op
 		PolicyDenyStatus: cfg.PolicyDenyStatus,
 		DenyFormat:       cfg.DenyFormat,
 		MaxInFlight:      cfg.Limits.MaxInFlight,
+		DeadlineMargin:   cfg.CheckDeadlineMargin.D(),
 		DPoPAlgs:         dpop.Algorithms(dpopOptions(cfg)),
 		DPoPNonces:       nonceIssuer(nonces),
 		Logger:           log,
@@ -184,7 +185,8 @@ func (c *Components) registerMetrics() error {
 	issuers := telemetry.NewIssuerCollector(func() []telemetry.IssuerState {
 		var out []telemetry.IssuerState
 		for _, s := range c.Verifier.Status() {
-			out = append(out, telemetry.IssuerState{Issuer: s.Issuer, HasKeys: s.HasKeys, Stale: s.Stale})
+			out = append(out, telemetry.IssuerState{Issuer: s.Issuer, HasKeys: s.HasKeys, Stale: s.Stale,
+				SkippedKeys: s.SkippedKeys, RefusedSets: s.RefusedSets})
 		}
 		return out
 	})
@@ -291,16 +293,17 @@ func nonceIssuer(s *dpop.NonceSource) extauthz.NonceIssuer {
 
 func identityConfig(cfg *config.Config, log *slog.Logger) identity.Config {
 	ic := identity.Config{
-		RolesClaim:       cfg.RolesClaim,
-		RolesClaimFormat: cfg.RolesClaimFormat,
-		Skew:             cfg.Identity.Skew.D(),
-		MaxTokenBytes:    cfg.Limits.TokenBytes,
-		CacheSize:        cfg.Identity.CacheSize,
-		JWKSRefresh:      cfg.Identity.JWKSRefresh.D(),
-		MaxStaleness:     cfg.Identity.MaxStaleness.D(),
-		FetchTimeout:     cfg.Identity.FetchTimeout.D(),
-		DPoP:             dpopOptions(cfg),
-		Logger:           log,
+		RolesClaim:         cfg.RolesClaim,
+		RolesClaimFormat:   cfg.RolesClaimFormat,
+		Skew:               cfg.Identity.Skew.D(),
+		MaxTokenBytes:      cfg.Limits.TokenBytes,
+		CacheSize:          cfg.Identity.CacheSize,
+		JWKSRefresh:        cfg.Identity.JWKSRefresh.D(),
+		MaxStaleness:       cfg.Identity.MaxStaleness.D(),
+		FetchTimeout:       cfg.Identity.FetchTimeout.D(),
+		MinRefetchInterval: cfg.Identity.MinRefetchInterval.D(),
+		DPoP:               dpopOptions(cfg),
+		Logger:             log,
 	}
 	for _, is := range cfg.Issuers {
 		ic.Issuers = append(ic.Issuers, identity.IssuerConfig{

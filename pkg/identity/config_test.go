@@ -39,8 +39,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			want: []string{"MaxTokenBytes:", "CacheSize:", "Skew:", "JWKSRefresh:", "MaxStaleness:", "FetchTimeout:", "MaxJWKSBytes:", "MinRefetchInterval:"}},
 		{name: "missing JWKS file", cfg: Config{Issuers: []IssuerConfig{{Issuer: issuerA, JWKSFile: filepath.Join("testdata", "absent.json")}}},
 			want: []string{"open JWKSFile"}},
-		{name: "JWKS file without a usable key", cfg: Config{Issuers: []IssuerConfig{{Issuer: issuerA, JWKSFile: filepath.Join("testdata", "jwks-hmac.json")}}},
-			want: []string{"no usable signature key"}},
+		{name: "JWKS file publishing a symmetric key", cfg: Config{Issuers: []IssuerConfig{{Issuer: issuerA, JWKSFile: filepath.Join("testdata", "jwks-hmac.json")}}},
+			want: []string{"private key material"}},
 		{name: "CA file without certificates", cfg: Config{Issuers: []IssuerConfig{{Issuer: issuerA, JWKSURL: "https://a.test/jwks", CAFile: jwks}}},
 			want: []string{"holds no PEM certificate"}},
 	}

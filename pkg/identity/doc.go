@@ -16,9 +16,12 @@
 // DPoP binding (RFC 9449) enforced in both directions.
 //
 // Key sets come from a file, a JWKS URL or OAuth/OIDC discovery. Remote sets
-// are fetched through jwk.Cache with our own HTTP client (timeout, response
-// size cap, TLS with an optional CA file, no cross-host redirect) and are
-// refreshed in the background; an unknown kid triggers a rate-limited
-// refetch. The last good set serves for at most MaxStaleness while the
-// endpoint is down, measured on the injected clock.
+// are fetched with our own HTTP client (timeout, response size cap, TLS with
+// an optional CA file, no cross-host redirect) and are refreshed in the
+// background; an unknown kid triggers a rate-limited refetch, which a
+// request waits for only until its context ends. Every set passes
+// keyset.Parse: one publishing private key material is refused whole, keys
+// that cannot verify are skipped. The last good set serves for at most
+// MaxStaleness while the endpoint is down or misbehaves, measured on the
+// injected clock.
 package identity

@@ -15,6 +15,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mcp-authz/mcp-authz/pkg/redact"
 )
 
 // maxRedirects bounds same-host redirects of a key-set or discovery fetch.
@@ -23,9 +25,9 @@ const maxRedirects = 3
 // errRedirectHost is returned when a fetch is redirected to another host.
 var errRedirectHost = errors.New("redirect to another host refused")
 
-// fetchClient performs bounded GETs for one issuer. It satisfies
-// jwk.HTTPClient (httprc calls Get without a context, so the request
-// context is the issuer's lifetime context plus the fetch timeout) and
+// fetchClient performs bounded GETs for one issuer: each request runs in
+// the issuer's lifetime context plus the fetch timeout (never a Check's
+// context: a fetch a Check joined goes on after the Check gave up), and
 // returns a response whose body is already read, capped and closed.
 type fetchClient struct {
 	ctx       context.Context
@@ -108,15 +110,26 @@ func (c *fetchClient) Get(u string) (*http.Response, error) {
 	req.Header.Set("Accept", "application/json, application/jwk-set+json")
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", redactURL(u), err)
+		return nil, fmt.Errorf("GET %s: %w", redact.URL(u), httpError(err))
 	}
 	defer res.Body.Close()
 	body, err := readCapped(res.Body, c.maxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", redactURL(u), err)
+		return nil, fmt.Errorf("GET %s: %w", redact.URL(u), err)
 	}
 	res.Body = io.NopCloser(bytes.NewReader(body))
 	return res, nil
+}
+
+// httpError wraps an HTTP client error at our boundary: *url.Error quotes
+// the whole URL (query and userinfo included) and redirect errors the
+// target, so only the inner cause survives, scrubbed by redact.
+func httpError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return redact.Wrap("key_set_fetch_failed", err)
 }
 
 // readCapped reads r fully, failing when it holds more than max bytes.
@@ -138,10 +151,10 @@ func (c *fetchClient) getJSON(u string, dst any) error {
 		return err
 	}
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: status %d", redactURL(u), res.StatusCode)
+		return fmt.Errorf("GET %s: status %d", redact.URL(u), res.StatusCode)
 	}
 	if err := json.NewDecoder(res.Body).Decode(dst); err != nil {
-		return fmt.Errorf("GET %s: decode JSON: %w", redactURL(u), err)
+		return fmt.Errorf("GET %s: decode JSON: %w", redact.URL(u), redact.Wrap("metadata_malformed", err))
 	}
 	return nil
 }
@@ -170,14 +183,4 @@ func discover(c *fetchClient, ic IssuerConfig) (string, error) {
 		return "", fmt.Errorf("discovery: jwks_uri: %w", err)
 	}
 	return md.JWKSURI, nil
-}
-
-// redactURL drops the query of u for logs (it may carry secrets).
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(invalid URL)"
-	}
-	p.RawQuery, p.User = "", nil
-	return p.String()
 }

@@ -33,7 +33,7 @@ func newIssuer(ic IssuerConfig, cfg Config) (*issuer, error) {
 	}
 	var err error
 	if ic.JWKSFile != "" {
-		is.src, err = newFileSource(ic.JWKSFile, cfg.MaxJWKSBytes, cfg.Clock())
+		is.src, err = newFileSource(ic.JWKSFile, cfg.MaxJWKSBytes, cfg.Clock(), cfg.Logger.With("issuer", ic.Issuer))
 	} else {
 		is.src, err = newRemoteSource(ic, cfg)
 	}
@@ -105,11 +105,13 @@ func (is *issuer) status(now time.Time) IssuerStatus {
 	ks := is.src.current()
 	st := is.src.status()
 	out := IssuerStatus{
-		Issuer:    is.cfg.Issuer,
-		Source:    st.kind,
-		Keys:      keysOf(ks),
-		HasKeys:   is.usable(ks, now),
-		LastError: st.lastError,
+		Issuer:      is.cfg.Issuer,
+		Source:      st.kind,
+		Keys:        keysOf(ks),
+		HasKeys:     is.usable(ks, now),
+		LastError:   st.lastError,
+		SkippedKeys: st.skippedKeys,
+		RefusedSets: st.refused,
 	}
 	if ks != nil {
 		out.LastRefresh = ks.fetchedAt
@@ -135,6 +137,13 @@ type IssuerStatus struct {
 	// zero if never.
 	LastRefresh time.Time `json:"last_refresh,omitzero"`
 	// LastError is the last fetch failure, "" when the latest fetch
-	// succeeded.
+	// succeeded (redacted: no query string, no library quotes).
 	LastError string `json:"last_error,omitempty"`
+	// SkippedKeys counts the distinct keys the issuer published that
+	// cannot verify tokens (weak, use enc, no verify op, unknown kty,
+	// duplicate kid); each was logged once.
+	SkippedKeys uint64 `json:"skipped_keys,omitempty"`
+	// RefusedSets counts fetched key sets refused as a whole, by reason
+	// (private_material, no_usable_key, malformed).
+	RefusedSets map[string]uint64 `json:"refused_sets,omitempty"`
 }

@@ -289,7 +289,8 @@ func TestRemoteFetchRefused(t *testing.T) {
 		{name: "oversized response", path: "/jwks", body: big, wantError: "exceeds 2048 bytes"},
 		{name: "redirect to another host", path: "/elsewhere", wantError: "redirect to another host refused"},
 		{name: "untrusted certificate", path: "/jwks", noCA: true, wantError: "certificate"},
-		{name: "not a JWK Set", path: "/jwks", body: []byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`), wantError: "no usable signature key"},
+		{name: "symmetric key published", path: "/jwks", body: []byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`), wantError: "private key material"},
+		{name: "no usable key", path: "/jwks", body: []byte(`{"keys":[{"kty":"XYZ"}]}`), wantError: "no usable signature key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/mcp-authz/mcp-authz/pkg/identity/keyset"
+	"github.com/mcp-authz/mcp-authz/pkg/redact"
 )
 
 // errRateLimited is returned by an on-demand refresh asked for sooner than
@@ -22,7 +24,8 @@ type keySource interface {
 	// current returns the last good key set, or nil; it never blocks.
 	current() *keySet
 	// refresh fetches anew (rate-limited) and waits for the result at most
-	// until ctx is done. Static sources return their set.
+	// until ctx is done; the fetch itself goes on and serves later calls.
+	// Static sources return their set.
 	refresh(ctx context.Context) (*keySet, error)
 	// kick starts a refresh in the background when one is allowed.
 	kick()
@@ -36,15 +39,71 @@ type keySource interface {
 
 // sourceStatus is a source's view for IssuerStatus.
 type sourceStatus struct {
-	kind      string
-	lastError string
+	kind        string
+	lastError   string
+	skippedKeys uint64
+	refused     map[string]uint64
+}
+
+// Reasons a fetched key set is refused as a whole (the refused-sets
+// metric's label).
+const (
+	refusedPrivate  = "private_material"
+	refusedNoKey    = "no_usable_key"
+	refusedMalformd = "malformed"
+)
+
+// refusalReason classifies a keyset.Parse error.
+func refusalReason(err error) string {
+	switch {
+	case errors.Is(err, keyset.ErrPrivateMaterial):
+		return refusedPrivate
+	case errors.Is(err, keyset.ErrNoUsableKey):
+		return refusedNoKey
+	}
+	return refusedMalformd
+}
+
+// skipLog logs and counts each skipped key once (by kid and reason), so a
+// stale key at an IdP is one line, not one per refresh.
+type skipLog struct {
+	mu    sync.Mutex
+	seen  map[string]bool
+	count uint64
+}
+
+// report logs the skipped keys not seen before.
+func (l *skipLog) report(log *slog.Logger, skipped []keyset.Skipped) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen == nil {
+		l.seen = map[string]bool{}
+	}
+	for _, s := range skipped {
+		id := s.KID + "\x00" + s.Reason
+		if l.seen[id] {
+			continue
+		}
+		l.seen[id] = true
+		l.count++
+		log.Warn("identity: key skipped: it cannot verify tokens", "kid", s.KID, "index", s.Index, "reason", s.Reason, "detail", s.Detail)
+	}
+}
+
+func (l *skipLog) total() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.count
 }
 
 // fileSource is a key set read once from a file.
-type fileSource struct{ ks *keySet }
+type fileSource struct {
+	ks    *keySet
+	skips skipLog
+}
 
-// newFileSource reads and parses path, at most maxBytes.
-func newFileSource(path string, maxBytes int, now time.Time) (*fileSource, error) {
+// newFileSource reads and checks path (at most maxBytes) with keyset.Parse.
+func newFileSource(path string, maxBytes int, now time.Time, log *slog.Logger) (*fileSource, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open JWKSFile: %w", err)
@@ -54,19 +113,23 @@ func newFileSource(path string, maxBytes int, now time.Time) (*fileSource, error
 	if err != nil {
 		return nil, fmt.Errorf("read JWKSFile %q: %w", path, err)
 	}
-	ks, err := parseKeySet(buf, now)
+	set, err := keyset.Parse(buf)
 	if err != nil {
 		return nil, fmt.Errorf("JWKSFile %q: %w", path, err)
 	}
-	return &fileSource{ks: ks}, nil
+	s := &fileSource{ks: newKeySet(set, now)}
+	s.skips.report(log, set.Skipped)
+	return s, nil
 }
 
 func (s *fileSource) current() *keySet                         { return s.ks }
 func (s *fileSource) refresh(context.Context) (*keySet, error) { return s.ks, nil }
 func (s *fileSource) kick()                                    {}
 func (s *fileSource) expires() bool                            { return false }
-func (s *fileSource) status() sourceStatus                     { return sourceStatus{kind: "file"} }
 func (s *fileSource) close()                                   {}
+func (s *fileSource) status() sourceStatus {
+	return sourceStatus{kind: "file", skippedKeys: s.skips.total()}
+}
 
 // flight is one on-demand refresh that callers wait on.
 type flight struct {
@@ -74,14 +137,14 @@ type flight struct {
 	err  error
 }
 
-// remoteSource is a key set fetched over HTTPS through jwk.Cache, which also
-// refreshes it in the background. The last good set and its fetch time (on
-// the injected clock) are kept here, so staleness is measured by us and a
-// request never blocks on jwk.Cache's internal locks.
+// remoteSource is a key set fetched over HTTPS, refreshed in the background
+// every JWKSRefresh and on demand (unknown kid, stale set), rate-limited by
+// MinRefetchInterval. The last good set and its fetch time (on the injected
+// clock) are kept here; a request never waits on anything but a flight's
+// done channel and its own context.
 type remoteSource struct {
 	ic       IssuerConfig
 	client   *fetchClient
-	cache    *jwk.Cache
 	ctx      context.Context
 	cancel   context.CancelFunc
 	clock    func() time.Time
@@ -90,16 +153,18 @@ type remoteSource struct {
 	interval time.Duration
 	wg       sync.WaitGroup
 	state    atomic.Pointer[keySet]
+	skips    skipLog
 
 	mu          sync.Mutex
 	jwksURL     string // "" until discovery succeeds
 	inflight    *flight
 	lastAttempt time.Time
 	lastErr     error
+	refused     map[string]uint64
 }
 
-// newRemoteSource builds the HTTP client and jwk.Cache of one issuer. It
-// does not fetch; the first refresh does.
+// newRemoteSource builds the HTTP client of one issuer and starts its
+// background refresh. It does not fetch; the first refresh does.
 func newRemoteSource(ic IssuerConfig, cfg Config) (*remoteSource, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	client, err := newFetchClient(ctx, ic, cfg.FetchTimeout, cfg.MaxJWKSBytes)
@@ -111,72 +176,27 @@ func newRemoteSource(ic IssuerConfig, cfg Config) (*remoteSource, error) {
 		ic: ic, client: client, ctx: ctx, cancel: cancel,
 		clock: cfg.Clock, refetch: cfg.MinRefetchInterval, interval: cfg.JWKSRefresh,
 		log:     cfg.Logger.With("issuer", ic.Issuer),
-		jwksURL: ic.JWKSURL,
+		jwksURL: ic.JWKSURL, refused: map[string]uint64{},
 	}
-	window := max(time.Second, cfg.JWKSRefresh/4)
-	s.cache = jwk.NewCache(ctx, jwk.WithRefreshWindow(window),
-		jwk.WithErrSink(jwk.ErrSink(errSinkFunc(s.backgroundError))))
-	if s.jwksURL != "" {
-		if err := s.register(s.jwksURL); err != nil {
-			s.close()
-			return nil, err
-		}
-	}
+	s.wg.Add(1)
+	go s.background()
 	return s, nil
 }
 
-// errSinkFunc adapts a function to jwk.ErrSink.
-type errSinkFunc func(error)
-
-// Error implements jwk.ErrSink.
-func (f errSinkFunc) Error(err error) { f(err) }
-
-// register hands u to jwk.Cache with our client and post-fetch hook.
-func (s *remoteSource) register(u string) error {
-	err := s.cache.Register(u,
-		jwk.WithHTTPClient(s.client),
-		jwk.WithRefreshInterval(s.interval),
-		jwk.WithPostFetcher(jwk.PostFetchFunc(s.postFetch)),
-		// One key of a type jwx cannot parse must not take the issuer down;
-		// newKeySet still fails when no usable key remains.
-		jwk.WithIgnoreParseError(true))
-	if err != nil {
-		return fmt.Errorf("register JWKS URL: %w", err)
+// background starts a refresh every JWKSRefresh until close, so a set
+// rotates and /readyz stays true without traffic.
+func (s *remoteSource) background() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.start()
+		}
 	}
-	return nil
-}
-
-// postFetch runs inside jwk.Cache after every successful fetch and parse
-// (on-demand or background). An unusable set is refused, so jwk.Cache and
-// we keep the previous one.
-func (s *remoteSource) postFetch(_ string, set jwk.Set) (jwk.Set, error) {
-	ks, err := newKeySet(set, s.clock())
-	if err != nil {
-		return nil, err
-	}
-	prev := s.state.Swap(ks)
-	s.mu.Lock()
-	s.lastErr = nil
-	s.mu.Unlock()
-	if prev == nil || len(prev.all) != len(ks.all) {
-		s.log.Info("identity: key set loaded", "keys", len(ks.all))
-	}
-	return set, nil
-}
-
-// backgroundError records a failed background refresh.
-func (s *remoteSource) backgroundError(err error) {
-	s.recordError(err)
-}
-
-func (s *remoteSource) recordError(err error) {
-	if err == nil || s.ctx.Err() != nil {
-		return
-	}
-	s.mu.Lock()
-	s.lastErr = err
-	s.mu.Unlock()
-	s.log.Warn("identity: key set refresh failed", "error", err)
 }
 
 func (s *remoteSource) current() *keySet { return s.state.Load() }
@@ -222,31 +242,64 @@ func (s *remoteSource) kick() { s.start() }
 func (s *remoteSource) run(f *flight) {
 	defer s.wg.Done()
 	err := s.fetch()
-	s.recordError(err)
 	s.mu.Lock()
+	if s.ctx.Err() == nil {
+		s.lastErr = err
+	}
 	f.err, s.inflight = err, nil
 	s.mu.Unlock()
+	if err != nil && s.ctx.Err() == nil {
+		s.log.Warn("identity: key set refresh failed; the last good set keeps serving within max_staleness", redact.Attr("error", err))
+	}
 	close(f.done)
 }
 
-// fetch resolves the JWKS URL and refreshes it through jwk.Cache.
+// fetch resolves the JWKS URL, fetches it and, when keyset.Parse accepts
+// it, makes it the current set. A refused set leaves the last good one.
 func (s *remoteSource) fetch() error {
 	u, err := s.resolve()
 	if err != nil {
 		return err
 	}
-	// jwk.Cache serialises fetches of one URL without honouring ctx while
-	// waiting, hence a bound of two fetch timeouts.
-	ctx, cancel := context.WithTimeout(s.ctx, 2*s.client.timeout)
-	defer cancel()
-	if _, err := s.cache.Refresh(ctx, u); err != nil {
-		return fmt.Errorf("refresh key set: %w", err)
+	res, err := s.client.Get(u)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", redact.URL(u), res.StatusCode)
+	}
+	body, err := readCapped(res.Body, s.client.maxBytes)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", redact.URL(u), err)
+	}
+	set, err := keyset.Parse(body)
+	if err != nil {
+		s.refuse(err)
+		return fmt.Errorf("key set from %s refused: %w", redact.URL(u), err)
+	}
+	s.skips.report(s.log, set.Skipped)
+	ks := newKeySet(set, s.clock())
+	if prev := s.state.Swap(ks); prev == nil || len(prev.all) != len(ks.all) {
+		s.log.Info("identity: key set loaded", "keys", len(ks.all), "skipped", len(set.Skipped))
 	}
 	return nil
 }
 
-// resolve returns the JWKS URL, running discovery and registering the
-// result the first time.
+// refuse counts a refused set; one that publishes private keys is also
+// logged as an error on its own: the endpoint is misconfigured or
+// compromised, not merely down.
+func (s *remoteSource) refuse(err error) {
+	reason := refusalReason(err)
+	s.mu.Lock()
+	s.refused[reason]++
+	s.mu.Unlock()
+	if reason == refusedPrivate {
+		s.log.Error("identity: key set refused: it publishes private key material, so anyone who read it can forge tokens; fix the endpoint",
+			redact.Attr("error", err))
+	}
+}
+
+// resolve returns the JWKS URL, running discovery the first time.
 func (s *remoteSource) resolve() (string, error) {
 	s.mu.Lock()
 	u := s.jwksURL
@@ -258,13 +311,10 @@ func (s *remoteSource) resolve() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := s.register(u); err != nil {
-		return "", err
-	}
 	s.mu.Lock()
 	s.jwksURL = u
 	s.mu.Unlock()
-	s.log.Info("identity: discovered jwks_uri", "jwks_uri", redactURL(u))
+	s.log.Info("identity: discovered jwks_uri", "jwks_uri", redact.URL(u))
 	return u, nil
 }
 
@@ -272,18 +322,19 @@ func (s *remoteSource) resolve() (string, error) {
 func (s *remoteSource) status() sourceStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := sourceStatus{kind: "jwks_url"}
+	st := sourceStatus{kind: "jwks_url", skippedKeys: s.skips.total(), refused: map[string]uint64{}}
 	if s.ic.DiscoveryURL != "" {
 		st.kind = "discovery"
 	}
-	if s.lastErr != nil {
-		st.lastError = s.lastErr.Error()
+	st.lastError = redact.ErrorText(s.lastErr)
+	for k, v := range s.refused {
+		st.refused[k] = v
 	}
 	return st
 }
 
-// close stops jwk.Cache's goroutines, aborts in-flight requests, waits for
-// our own goroutines and drops idle connections.
+// close stops the background refresh, aborts in-flight requests, waits for
+// our goroutines and drops idle connections.
 func (s *remoteSource) close() {
 	s.cancel()
 	s.wg.Wait()

@@ -299,7 +299,7 @@ func (v *Verifier) Ready() bool {
 }
 
 // Close stops every goroutine the Verifier started (key-set refreshes,
-// jwk.Cache workers, the DPoP checker) and drops idle connections. It is
+// background refresh loops, the DPoP checker) and drops idle connections. It is
 // idempotent; Verify must not be called after Close.
 func (v *Verifier) Close() {
 	v.closeOnce.Do(func() {

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
+
+	"github.com/mcp-authz/mcp-authz/pkg/identity/keyset"
 )
 
 // DefaultMaxBundleBytes bounds any one file read from a bundle (gzip bombs).
@@ -34,7 +36,9 @@ type SigningConfig struct {
 
 // VerificationConfig verifies a signed bundle in LoadBundleFile/Bytes.
 type VerificationConfig struct {
-	// PublicKeyFile is the PEM public key (or HMAC secret) file.
+	// PublicKeyFile is the PEM public key file. It passes keyset.PublicPEM:
+	// a private key, an HMAC secret (anyone who reads it can sign), a weak
+	// RSA key or a key that does not fit Algorithm is refused.
 	PublicKeyFile string
 	// Algorithm is the JWS algorithm (default RS256).
 	Algorithm string
@@ -143,6 +147,9 @@ func (v *VerificationConfig) bundleConfig() (*bundle.VerificationConfig, error) 
 		return nil, fmt.Errorf("verification key: %w", err)
 	}
 	alg := cmpOr(v.Algorithm, defaultSigningAlgorithm)
+	if _, err := keyset.PublicPEM(key, alg); err != nil {
+		return nil, fmt.Errorf("verification key %s: %w", v.PublicKeyFile, err)
+	}
 	id := cmpOr(v.KeyID, defaultKeyID)
 	keys := map[string]*bundle.KeyConfig{id: {Key: string(key), Algorithm: alg, Scope: v.Scope}}
 	// No key id in the config: the signature's kid must name our key.

@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mcp-authz/mcp-authz/pkg/identity/keyset"
 )
 
 const testdataPolicies = "testdata/policies"
@@ -192,6 +194,14 @@ func TestSignedBundle(t *testing.T) {
 		{"unsigned", unsigned, VerificationConfig{PublicKeyFile: rsaPub, KeyID: "ops"}, false},
 		{"tampered", tampered, VerificationConfig{PublicKeyFile: rsaPub, KeyID: "ops"}, false},
 		{"missing key file", signed, VerificationConfig{PublicKeyFile: filepath.Join(t.TempDir(), "none"), KeyID: "ops"}, false},
+		// The verification key passes the same rules as every key set:
+		// never a private key, never a shared secret.
+		{"private key as verification key", signed, VerificationConfig{PublicKeyFile: rsaPriv, KeyID: "ops"}, false},
+		{"hmac secret as verification key", signed, VerificationConfig{PublicKeyFile: writeSecret(t), Algorithm: "HS256", KeyID: "ops"}, false},
+	}
+	refusedBy := map[string]error{
+		"private key as verification key": keyset.ErrPrivateMaterial,
+		"hmac secret as verification key": keyset.ErrNotPublicKey,
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -203,11 +213,24 @@ func TestSignedBundle(t *testing.T) {
 			if (err == nil) != tc.ok {
 				t.Fatalf("LoadBundleFile(verify) = %v; want ok %v", err, tc.ok)
 			}
+			if want := refusedBy[tc.name]; want != nil && !errors.Is(err, want) {
+				t.Errorf("LoadBundleFile(verify) = %v; want %v", err, want)
+			}
 			if tc.ok {
 				newEngine(t, Options{}, b) // a verified bundle activates
 			}
 		})
 	}
+}
+
+// writeSecret writes an HMAC secret file.
+func writeSecret(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "hmac.key")
+	if err := os.WriteFile(p, []byte("a-shared-secret-of-enough-length"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // tamper rewrites the policy inside a signed tarball, keeping its signature.

@@ -931,8 +931,9 @@ type deployment struct {
 		Template struct {
 			Metadata objectMeta `json:"metadata"`
 			Spec     struct {
-				Containers []container `json:"containers"`
-				Volumes    []struct {
+				TerminationGracePeriodSeconds int         `json:"terminationGracePeriodSeconds"`
+				Containers                    []container `json:"containers"`
+				Volumes                       []struct {
 					Name      string `json:"name"`
 					ConfigMap struct {
 						Name string `json:"name"`
@@ -981,8 +982,13 @@ type authzConfig struct {
 		Issuer   string `json:"issuer"`
 		JWKSFile string `json:"jwks_file"`
 	} `json:"issuers"`
-	RolesClaim       string `json:"roles_claim"`
-	PolicyDenyStatus int    `json:"policy_deny_status"`
+	RolesClaim        string `json:"roles_claim"`
+	PolicyDenyStatus  int    `json:"policy_deny_status"`
+	AdminListenPublic bool   `json:"admin_listen_public"`
+	Shutdown          struct {
+		LameDuck string `json:"lame_duck"`
+		Timeout  string `json:"timeout"`
+	} `json:"shutdown"`
 }
 
 // manifests is deployment.yaml decoded, one object of each kind.
@@ -1085,11 +1091,24 @@ func TestIstioManifestsAgree(t *testing.T) {
 		{"policy does not select mcp-authz itself", isSubset(ap.Spec.Selector.MatchLabels, podLabels(m)), false},
 		{"policy in the Service's namespace", ap.Metadata.Namespace, svcObj.Metadata.Namespace},
 		{"config file is mounted and passed", configArgMounted(m, c), true},
+		{"admin port beyond loopback is declared (kubelet probes)", m.config.AdminListenPublic, true},
+		{"grace period covers lame duck + drain + 5s", m.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds >=
+			int((dur(t, m.config.Shutdown.LameDuck)+dur(t, m.config.Shutdown.Timeout)+5*time.Second)/time.Second), true},
 	}
 	for i, is := range m.config.Issuers {
 		tests = append(tests, row{fmt.Sprintf("issuers[%d].jwks_file is under a volume mount", i), underMount(c, is.JWKSFile), true})
 	}
 	checkRows(t, "istio manifests:", tests)
+}
+
+// dur parses a duration of the example config.
+func dur(t *testing.T, s string) time.Duration {
+	t.Helper()
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatalf("time.ParseDuration(%q) = %v; want nil", s, err)
+	}
+	return d
 }
 
 func mainContainer(t *testing.T, d deployment) container {

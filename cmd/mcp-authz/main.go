@@ -26,10 +26,7 @@ usage:
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run dispatches a subcommand and returns the process exit code.
@@ -49,6 +46,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if args[0] != "serve" { // serve handles its own signals: the second one skips the lame duck
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
 	}
 	if err := fn(ctx, args[1:], stdout, stderr); err != nil {
 		if ec, ok := err.(exitCode); ok {

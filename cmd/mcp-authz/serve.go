@@ -5,6 +5,9 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/mcp-authz/mcp-authz/pkg/app"
 	"github.com/mcp-authz/mcp-authz/pkg/config"
@@ -30,7 +33,12 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return a.Run(ctx)
+	// The first SIGTERM (or SIGINT) starts the drain; a second one skips
+	// the rest of the lame-duck period.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	return a.RunSignals(ctx, sigs)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -50,6 +52,7 @@ type App struct {
 	healthWG sync.WaitGroup // followReadiness, stopped before health goes NOT_SERVING
 	stopOnce sync.Once
 	stopErr  error
+	draining atomic.Bool // set at the start of shutdown: /readyz answers 503
 }
 
 // healthEvery is how often gRPC health follows readiness: a bundle that
@@ -68,6 +71,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	warnSharedPaths(cfg, log)
 	warnUpstreamTokens(cfg, log)
 	warnShadow(cfg, log)
+	warnAdminListen(cfg, log)
 	if err := a.listen(); err != nil {
 		comp.Close()
 		return nil, err
@@ -140,29 +144,45 @@ func (a *App) serve(name string, fn func() error) {
 }
 
 // Run starts the app and blocks until ctx is done or a listener fails,
-// then shuts down.
-func (a *App) Run(ctx context.Context) error {
+// then shuts down with the configured lame-duck period (RunSignals without
+// signals).
+func (a *App) Run(ctx context.Context) error { return a.RunSignals(ctx, nil) }
+
+// RunSignals starts the app and blocks until ctx is done, a signal arrives
+// on sigs (SIGTERM) or a listener fails, then drains: health goes
+// NOT_SERVING at once on gRPC health and /readyz, Checks keep being
+// answered for shutdown.lame_duck (the time load balancers and Envoy's
+// health checker need to see NOT_SERVING), then the gRPC listener stops
+// accepting and in-flight Checks drain for at most shutdown.timeout. A
+// further signal on sigs during the lame-duck period skips its rest.
+func (a *App) RunSignals(ctx context.Context, sigs <-chan os.Signal) error {
 	a.Start()
 	var err error
 	select {
 	case <-ctx.Done():
+		a.log.Info("shutting down: context done")
+	case sig := <-sigs:
+		a.log.Info("shutting down: signal received", "signal", sig.String())
 	case err = <-a.serveErr:
 	}
-	return errors.Join(err, a.Shutdown())
+	return errors.Join(err, a.stop(a.cfg.Shutdown.LameDuckD(), sigs))
 }
 
-// Shutdown reports NOT_SERVING, drains in-flight Checks for at most the
-// configured shutdown timeout, then stops everything. Calling it again
-// returns the first call's result.
-func (a *App) Shutdown() error {
-	a.stopOnce.Do(func() { a.stopErr = a.shutdown() })
+// Shutdown stops at once without a lame-duck period (a programmatic stop:
+// nothing routes to this instance any more): NOT_SERVING, in-flight
+// Checks drain for at most shutdown.timeout, then everything stops.
+// Calling it again, or after RunSignals returned, returns the first stop's
+// result.
+func (a *App) Shutdown() error { return a.stop(0, nil) }
+
+func (a *App) stop(lameDuck time.Duration, skip <-chan os.Signal) error {
+	a.stopOnce.Do(func() { a.stopErr = a.shutdown(lameDuck, skip) })
 	return a.stopErr
 }
 
-func (a *App) shutdown() error {
-	close(a.stopH)
-	a.healthWG.Wait() // no tick may report SERVING after this
-	a.setServing(false)
+func (a *App) shutdown(lameDuck time.Duration, skip <-chan os.Signal) error {
+	a.notServing()
+	a.lameDuck(lameDuck, skip)
 	timeout := a.cfg.Shutdown.Timeout.D()
 	done := make(chan struct{})
 	go func() { a.grpc.GracefulStop(); close(done) }()
@@ -184,6 +204,33 @@ func (a *App) shutdown() error {
 	a.wg.Wait()
 	a.comp.Close()
 	return err
+}
+
+// notServing turns every health surface to NOT_SERVING for good: the
+// readiness follower is stopped first, so no tick can report SERVING
+// again, and /readyz answers 503 from here on.
+func (a *App) notServing() {
+	a.draining.Store(true)
+	close(a.stopH)
+	a.healthWG.Wait()
+	a.setServing(false)
+}
+
+// lameDuck keeps answering Checks for d while health says NOT_SERVING, so
+// a load balancer stops sending before the listener closes. A value on
+// skip (a second SIGTERM or SIGINT) ends it early.
+func (a *App) lameDuck(d time.Duration, skip <-chan os.Signal) {
+	if d <= 0 {
+		return
+	}
+	a.log.Info("lame duck: NOT_SERVING, still answering Checks", "lame_duck", d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case sig := <-skip:
+		a.log.Info("lame duck skipped: second signal", "signal", sig.String())
+	}
 }
 
 // followReadiness keeps gRPC health equal to readiness until Shutdown, so

@@ -353,7 +353,8 @@ func metadataDocs(cfg *config.Config) []identity.ResourceMetadata {
 }
 
 // adminMux serves /healthz (the process is up) and /readyz (a bundle is
-// active and at least one issuer has keys), with per-issuer detail.
+// active, at least one issuer has keys and no shutdown has begun), with
+// per-issuer detail.
 func (a *App) adminMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -362,9 +363,10 @@ func (a *App) adminMux() *http.ServeMux {
 	})
 	mux.Handle("GET /metrics", a.comp.Metrics.Handler())
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ready := a.comp.Ready()
+		draining := a.draining.Load()
+		ready := !draining && a.comp.Ready()
 		body := map[string]any{
-			"ready": ready, "bundle_revision": a.comp.Engine.Revision(), "issuers": a.comp.Verifier.Status(),
+			"ready": ready, "draining": draining, "bundle_revision": a.comp.Engine.Revision(), "issuers": a.comp.Verifier.Status(),
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if !ready {

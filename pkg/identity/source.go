@@ -183,18 +183,22 @@ func newRemoteSource(ic IssuerConfig, cfg Config) (*remoteSource, error) {
 	return s, nil
 }
 
-// background starts a refresh every JWKSRefresh until close, so a set
-// rotates and /readyz stays true without traffic.
+// background keeps the set fresh without traffic, so it rotates and
+// /readyz stays true: it refreshes a set older than JWKSRefresh, and
+// retries every MinRefetchInterval while there is no set at all (an IdP
+// down at start). Its fetches are not rate-limited; they never overlap.
 func (s *remoteSource) background() {
 	defer s.wg.Done()
-	t := time.NewTicker(s.interval)
+	t := time.NewTicker(min(s.interval, s.refetch))
 	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			s.start()
+			if ks := s.current(); ks == nil || s.clock().Sub(ks.fetchedAt) >= s.interval {
+				s.begin(true)
+			}
 		}
 	}
 }
@@ -202,16 +206,20 @@ func (s *remoteSource) background() {
 func (s *remoteSource) current() *keySet { return s.state.Load() }
 func (s *remoteSource) expires() bool    { return true }
 
-// start begins a refresh unless one runs or the last began less than
-// MinRefetchInterval ago. It returns the flight to wait on, or nil.
-func (s *remoteSource) start() *flight {
+// start begins an on-demand refresh unless one runs or the last began
+// less than MinRefetchInterval ago. It returns the flight to wait on, or
+// nil.
+func (s *remoteSource) start() *flight { return s.begin(false) }
+
+// begin is start; force skips the rate limit (background refreshes).
+func (s *remoteSource) begin(force bool) *flight {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.inflight != nil {
 		return s.inflight
 	}
 	now := s.clock()
-	if s.ctx.Err() != nil || (!s.lastAttempt.IsZero() && now.Sub(s.lastAttempt) < s.refetch) {
+	if s.ctx.Err() != nil || (!force && !s.lastAttempt.IsZero() && now.Sub(s.lastAttempt) < s.refetch) {
 		return nil
 	}
 	f := &flight{done: make(chan struct{})}

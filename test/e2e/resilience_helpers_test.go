@@ -137,8 +137,8 @@ admin_listen: 127.0.0.1:0
 resource: https://mcp.example.test/mcp
 log_level: debug
 # The mechanism under test, with room for a race-enabled run on busy shared
-# cores: Checks end 50ms before a 100ms deadline.
-check_deadline_margin: 50ms
+# cores: Checks end 60ms before a 100ms deadline.
+check_deadline_margin: 60ms
 policy:
   deadline: 2s
 identity:

@@ -170,14 +170,3 @@ func TestResilienceUnusableKeysSkipped(t *testing.T) {
 		t.Errorf("/metrics lacks 5 skipped keys:\n%s", grepLines(m, "skipped"))
 	}
 }
-
-// grepLines returns the lines of s containing sub.
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}

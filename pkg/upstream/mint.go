@@ -116,6 +116,9 @@ func (m *Minter) Mint(r MintRequest) (string, error) {
 	if ttl > MaxTTL {
 		return "", fmt.Errorf("upstream: ttl %s is over %s", ttl, MaxTTL)
 	}
+	if r.Subject == "" || r.Audience == "" {
+		return "", errors.New("upstream: a minted token needs a subject and an audience")
+	}
 	ks := m.keys.Current()
 	key, err := cacheKey(r, ttl, ks.kid)
 	if err != nil {

@@ -92,6 +92,7 @@ func TestMintRefuses(t *testing.T) {
 	for name, r := range map[string]MintRequest{
 		"ttl over 5 minutes": {Subject: "a", Audience: "https://up", Scope: "s", TTL: 6 * time.Minute},
 		"reserved claim":     {Subject: "a", Audience: "https://up", Scope: "s", Claims: map[string]any{"sub": "root"}},
+		"no subject":         {Audience: "https://up", Scope: "s"},
 	} {
 		if tok, err := m.Mint(r); err == nil {
 			t.Errorf("Mint(%s) = %.20s…; want an error", name, tok)

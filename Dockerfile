@@ -2,8 +2,9 @@
 # embedded in it) on distroless, running as a non-root numeric user.
 #
 #   docker build -t mcp-authz:dev .
-#   docker run --rm -v "$PWD/examples/dev:/etc/mcp-authz:ro" -p 9191:9191 -p 9192:9192 \
-#     mcp-authz:dev serve --config=/etc/mcp-authz/config.yaml
+#   docker run --rm -v "$PWD/deploy:/etc/mcp-authz/config:ro" -p 9191:9191 -p 9192:9192 mcp-authz:dev
+#
+# deploy/config.yaml must listen on 0.0.0.0 (the dev config listens on loopback).
 #
 # There is no HEALTHCHECK: Kubernetes probes gRPC health on 9191 and /readyz
 # and /healthz on 9192 (examples/istio/deployment.yaml), and a distroless

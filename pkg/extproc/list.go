@@ -37,9 +37,10 @@ type listed struct {
 
 // filterList keeps the items of a list result the caller may use: one
 // policy evaluation for the whole list. Tools are also checked against the
-// registry: unregistered tools, unapproved ones and ones whose live
-// definition is not the approved manifest are removed (the last are
-// reported as drift, so calls are denied until the drift clears).
+// registry, in Go as well as by the default rule: unregistered tools,
+// unapproved ones and ones whose live definition is not the approved
+// manifest are removed (the last are reported as drift, so calls are
+// denied until the drift clears).
 func (s *Server) filterList(ctx context.Context, ex *exchange, top, result map[string]json.RawMessage, it listItems) verdict {
 	var raws []json.RawMessage
 	if err := json.Unmarshal(result[it.member], &raws); err != nil {
@@ -54,6 +55,13 @@ func (s *Server) filterList(ctx context.Context, ex *exchange, top, result map[s
 	allowed, err := s.judge.ListAllowed(ctx, &in)
 	if err != nil {
 		return s.refuseMessage(ex, denial.ReasonOf(err), err)
+	}
+	for name, v := range in.List.Tools {
+		// Whatever a bundle's list rule says, a tool the registry has not
+		// approved in exactly this definition is never listed.
+		if !v.Registered || !v.Approved || v.Drifted {
+			delete(allowed, name)
+		}
 	}
 	kept := keep(items, allowed)
 	result[it.member] = kept

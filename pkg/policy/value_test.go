@@ -76,6 +76,11 @@ func inputCases() []struct {
 		{"float id", floatID},
 		{"empty collections", emptyArgs},
 		{"get stream", &Input{HTTP: HTTP{Method: "GET"}, MCP: MCP{Revision: "2025-06-18", Kind: "none", SessionID: "s"}}},
+		{"list", &Input{MCP: MCP{Kind: "request", Method: "tools/list"}, List: &List{Method: "tools/list",
+			Tools: map[string]Tool{"a": {ID: "s/a", Registered: true, Annotations: map[string]bool{"readOnlyHint": true}}},
+			Names: []string{"p"}}}},
+		{"output", &Input{MCP: MCP{Kind: "request", Method: "tools/call"}, Output: &Output{Tool: "s/a",
+			Result: map[string]any{"content": []any{map[string]any{"type": "text"}}, "isError": false, "n": json.Number("1.5")}}}},
 	}
 }
 

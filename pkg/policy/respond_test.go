@@ -32,7 +32,7 @@ func TestResponseQueries(t *testing.T) {
 				"package mcp.output\n\ndecision := {\"block\": \"yes\", \"reason\": \"x\"}\n",
 			listErr: true, outErr: true},
 		{name: "bad redaction path",
-			extra:  "package mcp.output\n\ndecision := {\"block\": false, \"reason\": \"allowed\", \"redact\": [[-1]]}\n",
+			extra:   "package mcp.output\n\ndecision := {\"block\": false, \"reason\": \"allowed\", \"redact\": [[-1]]}\n",
 			listErr: true, outErr: true},
 	}
 	for _, tt := range tests {

@@ -23,22 +23,33 @@ func (s *Server) responseBody(ctx context.Context, ex *exchange, b *extprocv3.Ht
 	return bodyResponse(req, nil)
 }
 
-// jsonBody judges a buffered application/json body: one JSON-RPC message.
-// Envoy sends a BUFFERED body in one message; should it arrive in several
-// (trailers follow), the parts are joined, bounded, and judged at the end.
+// jsonBody judges an application/json body: one JSON-RPC message. Envoy
+// sends a BUFFERED body in one message. Should it arrive in several (a
+// data plane that streams it), each part is held and answered with an
+// empty chunk, and the judged message goes out with the last: nothing of
+// the body passes before all of it was judged.
 func (s *Server) jsonBody(ctx context.Context, ex *exchange, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	if ex.failed {
+		return replaceBody(nil, false, "")
+	}
 	if len(ex.body)+len(b.GetBody()) > s.opts.MaxBodyBytes {
-		ex.body = nil
+		ex.body, ex.failed = nil, !b.GetEndOfStream()
 		reason := string(denial.ResponseTooLarge)
 		s.refuse(ex, reason, nil)
 		return replaceBody(errorMessage(ex.id(), reason), true, reason)
 	}
 	ex.body = append(ex.body, b.GetBody()...)
+	if !b.GetEndOfStream() {
+		return replaceBody(nil, false, "")
+	}
 	body := ex.body
 	ex.body = nil
 	v := s.message(ctx, ex, body)
 	switch v.action {
 	case actPass:
+		if len(body) != len(b.GetBody()) { // held parts: send the whole body now
+			return replaceBody(body, true, "")
+		}
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{
 			ResponseBody: &extprocv3.BodyResponse{Response: &extprocv3.CommonResponse{}}}}
 	case actDrop:

@@ -216,3 +216,26 @@ func FuzzSSEProcessorChunking(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONBodyInParts: a JSON body delivered in parts (a streaming data
+// plane) is held, nothing passes before the whole message is judged, and
+// the judged message goes out with the last part.
+func TestJSONBodyInParts(t *testing.T) {
+	s := newTestServer(t, &fakeJudge{})
+	ex := &exchange{}
+	ex.load(handoffMD(t, "tools/list", "1", "2025-06-18"))
+	s.responseHeaders(ex, headers("content-type", "application/json"))
+	body := []byte(`{"jsonrpc":"2.0","id":1,"result":{"tools":[` + searchDef + `,{"name":"drop_tables"}]}}`)
+	var out []byte
+	for i, part := range [][]byte{body[:10], body[10:50], body[50:]} {
+		resp := s.responseBody(context.Background(), ex, &extprocv3.HttpBody{Body: part, EndOfStream: i == 2})
+		got := resp.GetResponseBody().GetResponse().GetBodyMutation().GetBody()
+		if i < 2 && len(got) != 0 {
+			t.Fatalf("part %d passed %q before the body was judged", i, got)
+		}
+		out = append(out, got...)
+	}
+	if bytes.Contains(out, []byte("drop_tables")) || !bytes.Contains(out, []byte("search_issues")) {
+		t.Errorf("judged body %s; want search_issues only", out)
+	}
+}

@@ -564,7 +564,7 @@ func TestDecideAnnotationsFromPin(t *testing.T) {
 	if _, err := e.Decide(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"readOnlyHint": false, "destructiveHint": true}
+	want := map[string]bool{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false}
 	if in.Tool == nil || !maps.Equal(in.Tool.Annotations, want) {
 		t.Errorf("Tool.Annotations = %v; want %v", in.Tool, want)
 	}

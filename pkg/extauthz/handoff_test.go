@@ -45,3 +45,17 @@ func TestCheckHandoff(t *testing.T) {
 		t.Errorf("a deny carries a handoff")
 	}
 }
+
+// TestShadowAllowCarriesHandoff: a policy denial allowed in shadow mode
+// still hands its input to ext_proc, so its responses are inspected.
+func TestShadowAllowCarriesHandoff(t *testing.T) {
+	s := newTestServer(t, &fakeDecider{d: policy.Decision{Reason: "tool_not_allowed"}}, func(o *Options) { o.Shadow = true })
+	shadowAll(s)
+	resp, err := s.Check(context.Background(), baseSpec(mint(t, nil)).build())
+	if err != nil || resp.GetOkResponse() == nil {
+		t.Fatalf("Check = %v, %v; want the shadow allow", resp, err)
+	}
+	if _, err := policy.DecodeHandoff(resp.GetDynamicMetadata().GetFields()[policy.HandoffKey].GetStringValue()); err != nil {
+		t.Errorf("shadow allow without a readable handoff: %v", err)
+	}
+}

@@ -41,7 +41,11 @@ func (s *Server) enforce(o outcome, t *trail) outcome {
 	if !t.shadow || o.allow || failClosed[o.reason] {
 		return o
 	}
-	return outcome{allow: true, reason: ReasonShadow}
+	// The input goes on to ext_proc: a policy denial allowed in shadow mode
+	// still has its responses inspected. A request shadow-allowed before
+	// its principal was verified has none, and ext_proc refuses its MCP
+	// responses (no_handoff).
+	return outcome{allow: true, reason: ReasonShadow, input: o.input}
 }
 
 // maxFieldBytes bounds each caller-controlled string a record carries

@@ -257,10 +257,10 @@ func (s *Server) authorize(ctx context.Context, v *view, t *trail, h hop.Hop, ms
 		return s.fail(err, msg.ID, h)
 	}
 	o := s.fromDecision(d, msg, h)
+	o.input = in // the handoff of an allow (shadow mode allows policy denials too)
 	if !o.allow {
 		return o
 	}
-	o.input = in
 	if p.TokenType == "DPoP" {
 		o.nonce = s.freshNonce()
 	}

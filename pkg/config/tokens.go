@@ -34,7 +34,8 @@ const (
 type TokenMinting struct {
 	// Issuer is the iss of minted tokens: this service's identifier.
 	Issuer string `json:"issuer"`
-	// SigningKeyFiles are PEM private keys (PKCS #8, or SEC 1 for EC): the
+	// SigningKeyFiles are private keys (PEM: PKCS #8, or SEC 1 for EC; or a
+	// private JWK): the
 	// first signs, all are published in the JWKS. Rotate by adding the new
 	// key second, waiting for upstream JWKS caches, then moving it first.
 	SigningKeyFiles []string `json:"signing_key_files"`
@@ -97,6 +98,10 @@ func (c *Config) HopUpstream(i int) UpstreamToken {
 }
 
 func (c *Config) applyTokenDefaults() {
+	// Passthrough is the default only until minting is configured.
+	if c.TokenMinting.Enabled() {
+		setStr(&c.UpstreamToken.Mode, UpstreamModeMint)
+	}
 	setStr(&c.UpstreamToken.Mode, UpstreamModeNone)
 	setStr(&c.TokenMinting.Algorithm, DefaultMintAlgorithm)
 	setDur(&c.TokenMinting.TTL, DefaultMintTTL)

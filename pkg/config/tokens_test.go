@@ -42,6 +42,13 @@ func TestTokenDefaults(t *testing.T) {
 	if got := d.HopUpstream(0).Mode; got != UpstreamModeNone {
 		t.Errorf("default upstream_token.mode = %q; want none (passthrough until minting is configured)", got)
 	}
+	m, err := Parse([]byte(strings.Replace(minting, "upstream_token:\n  mode: mint\n", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.HopUpstream(0).Mode; got != UpstreamModeMint {
+		t.Errorf("upstream_token.mode with token_minting and no mode = %q; want mint", got)
+	}
 }
 
 func TestHopUpstreamInherits(t *testing.T) {

@@ -132,11 +132,42 @@ func readBounded(path string) ([]byte, error) {
 	return b, nil
 }
 
-// parsePrivate decodes one PEM private key and checks it suits alg.
+// parsePrivate decodes one private key (PEM, or a private JWK) and checks
+// it suits alg.
 func parsePrivate(b []byte, alg jwa.SignatureAlgorithm) (any, error) {
+	key, err := decodePrivate(b)
+	if err != nil {
+		return nil, err
+	}
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		if alg == jwa.ES256 && k.Curve == elliptic.P256() {
+			return k, nil
+		}
+	case ed25519.PrivateKey:
+		if alg == jwa.EdDSA {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("a %T key cannot sign %s (ES256 needs a P-256 private key, EdDSA an Ed25519 one)", key, alg)
+}
+
+// decodePrivate reads PKCS #8 or SEC 1 PEM, or a JWK (JSON object).
+func decodePrivate(b []byte) (any, error) {
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+		k, err := jwk.ParseKey(t)
+		if err != nil {
+			return nil, fmt.Errorf("parse JWK: %w", err)
+		}
+		var raw any
+		if err := k.Raw(&raw); err != nil {
+			return nil, fmt.Errorf("JWK: %w", err)
+		}
+		return raw, nil
+	}
 	block, _ := pem.Decode(b)
 	if block == nil {
-		return nil, errors.New("no PEM block")
+		return nil, errors.New("no PEM block (and not a JWK)")
 	}
 	var key any
 	var err error
@@ -151,17 +182,7 @@ func parsePrivate(b []byte, alg jwa.SignatureAlgorithm) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse private key: %w", err)
 	}
-	switch k := key.(type) {
-	case *ecdsa.PrivateKey:
-		if alg == jwa.ES256 && k.Curve == elliptic.P256() {
-			return k, nil
-		}
-	case ed25519.PrivateKey:
-		if alg == jwa.EdDSA {
-			return k, nil
-		}
-	}
-	return nil, fmt.Errorf("a %T key cannot sign %s (ES256 needs P-256, EdDSA needs Ed25519)", key, alg)
+	return key, nil
 }
 
 func publicSet(pubs []jwk.Key) ([]byte, error) {

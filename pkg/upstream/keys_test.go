@@ -17,6 +17,7 @@ func TestLoadKeySet(t *testing.T) {
 	dir := t.TempDir()
 	p256a, p256b := writeKey(t, dir, "a.pem", "p256"), writeKey(t, dir, "b.pem", "p256")
 	p384, ed := writeKey(t, dir, "c.pem", "p384"), writeKey(t, dir, "d.pem", "ed25519")
+	jwkPriv, jwkPub := writeJWK(t, dir, "e.jwk", true), writeJWK(t, dir, "f.jwk", false)
 	garbage := dir + "/garbage.pem"
 	if err := os.WriteFile(garbage, []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)
@@ -29,6 +30,8 @@ func TestLoadKeySet(t *testing.T) {
 	}{
 		{"two P-256 keys", []string{p256a, p256b}, "ES256", ""},
 		{"Ed25519", []string{ed}, "EdDSA", ""},
+		{"private JWK beside PEM", []string{jwkPriv, p256a}, "ES256", ""},
+		{"public JWK", []string{jwkPub}, "ES256", "cannot sign"},
 		{"P-384 for ES256", []string{p384}, "ES256", "cannot sign"},
 		{"Ed25519 for ES256", []string{ed}, "ES256", "cannot sign"},
 		{"P-256 for EdDSA", []string{p256a}, "EdDSA", "cannot sign"},
@@ -36,6 +39,7 @@ func TestLoadKeySet(t *testing.T) {
 		{"no files", nil, "ES256", "no signing key files"},
 		{"missing file", []string{dir + "/nope.pem"}, "ES256", "no such file"},
 		{"not PEM", []string{garbage}, "ES256", "no PEM block"},
+		{"SEC 1 PEM", []string{writeSEC1(t, dir)}, "ES256", ""},
 		{"RS256", []string{p256a}, "RS256", "want ES256 or EdDSA"},
 	}
 	for _, tc := range tests {

@@ -8,6 +8,7 @@
 package mcp.authz
 
 import data.mcp.authz.audience
+import data.mcp.authz.connections
 import data.mcp.authz.delegation
 import data.mcp.authz.dpop
 import data.mcp.authz.manifest
@@ -31,6 +32,7 @@ decision := object.union_n([
 	rpc_error,
 	step_up,
 	dpop_challenge,
+	connection,
 ])
 
 # METADATA
@@ -41,10 +43,21 @@ allow := reason == "allowed"
 # METADATA
 # title: Reason
 # description: >-
+#   The first failing check (checks_reason); a call passing every check
+#   but lacking a third-party connection it needs is connection_required.
+reason := "connection_required" if {
+	checks_reason == "allowed"
+	connections.needed
+} else := checks_reason
+
+# METADATA
+# title: Checks reason
+# description: >-
 #   The first failing check: audience, the issuer's DPoP requirement, the
-#   delegation chain's depth and current actor (may_act), the server's workloads, method, then for tools/call the tool checks
-#   (tool_reason); other requests are checked for the tenant.
-reason := "audience_mismatch" if {
+#   delegation chain's depth and current actor (may_act), the server's
+#   workloads, method, then for tools/call the tool checks (tool_reason);
+#   other requests are checked for the tenant.
+checks_reason := "audience_mismatch" if {
 	not audience.allowed
 } else := "dpop_required" if {
 	not dpop.issuer_allowed
@@ -185,3 +198,18 @@ tool_metadata := {"tool_id": tools.id} if methods.tool_call
 default roles_metadata := {}
 
 roles_metadata := {"roles_error": "invalid_roles_claim"} if roles.claim_invalid
+
+# METADATA
+# title: Connection
+# description: >-
+#   needs_connection for connection_required (the service answers with a
+#   URL-mode elicitation), connections (the providers whose credentials go
+#   upstream) for an allowed call that needs any.
+default connection := {}
+
+connection := {"needs_connection": connections.needed} if {
+	reason == "connection_required"
+} else := {"connections": connections.providers} if {
+	allow
+	count(connections.providers) > 0
+}

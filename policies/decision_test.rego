@@ -430,3 +430,35 @@ test_allow_delegated_call if {
 	d := patched({"principal": {"act": [planner_actor, {"sub": "app-1"}], "may_act": planner_actor}})
 	d.allow == true
 }
+
+mail_servers := {"issues": object.union(servers.issues, {"tools": {"search_issues": {
+	"sha256": hash, "scopes": ["mcp:tools"], "manifest": {"name": "search_issues"},
+	"connections": [{"provider": "mail", "scopes": ["mail.read"]}],
+}}})}
+
+decide_mail(req) := d if {
+	d := authz.decision with input as req
+		with data.mcp.servers as mail_servers
+		with data.mcp.roles as roles_data
+		with data.mcp.settings as settings
+		with data.mcp.tenants as tenants_data
+}
+
+test_connection_required_when_not_connected if {
+	d := decide_mail(base)
+	denied(d, "connection_required")
+	d.needs_connection == {"provider": "mail", "scopes": ["mail.read"]}
+}
+
+test_connection_required_never_masks_an_earlier_deny if {
+	d := decide_mail(object.union(base, {"principal": {"roles": ["nobody"]}}))
+	denied(d, "tool_not_allowed")
+	not d.needs_connection
+}
+
+test_connected_call_names_its_connections if {
+	d := decide_mail(object.union(base, {"connections": {"mail": {"connected": true, "scopes": ["mail.read"]}}}))
+	d.allow
+	d.connections == ["mail"]
+	not d.needs_connection
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcp-authz/mcp-authz/bundles"
 	"github.com/mcp-authz/mcp-authz/pkg/config"
+	"github.com/mcp-authz/mcp-authz/pkg/connect"
 	"github.com/mcp-authz/mcp-authz/pkg/decisionlog"
 	"github.com/mcp-authz/mcp-authz/pkg/extauthz"
 	"github.com/mcp-authz/mcp-authz/pkg/extproc"
@@ -45,11 +46,13 @@ type Components struct {
 	Upstream *upstreamParts
 	// DecisionLog is the audit trail (nil when decision_log.output is unset).
 	DecisionLog *decisionlog.Logger
-	closers     []func()
-	serverOpts  extauthz.Options
-	watcher     *registry.Watcher
-	cfg         *config.Config
-	log         *slog.Logger
+	// Connect is the connect feature (nil when no provider is configured).
+	Connect    *connect.Service
+	closers    []func()
+	serverOpts extauthz.Options
+	watcher    *registry.Watcher
+	cfg        *config.Config
+	log        *slog.Logger
 }
 
 // Start starts background work (drift polls); Build alone starts none, so
@@ -167,6 +170,10 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Op
 		return nil, err
 	}
 	if err := c.registerMetrics(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.buildConnect(cfg); err != nil {
 		c.Close()
 		return nil, err
 	}

@@ -18,7 +18,18 @@ var boltBucket = []byte("credentials")
 
 // Bolt is the embedded single-file backend: no setup, one replica. The file is
 // opened exclusively (a second process waits at most a second, then fails).
-type Bolt struct{ db *bolt.DB }
+type Bolt struct {
+	db *bolt.DB
+	// Clock is the time source of ephemeral expiry (nil: time.Now).
+	Clock func() time.Time
+}
+
+func (b *Bolt) now() time.Time {
+	if b.Clock != nil {
+		return b.Clock()
+	}
+	return time.Now()
+}
 
 // OpenBolt opens (creating) stateDir/credentials.db with owner-only permissions.
 func OpenBolt(stateDir string) (*Bolt, error) {

@@ -26,8 +26,9 @@ const maxKeys = 16
 // by the key id stored in the record, so records sealed before a rotation stay
 // readable until they are rewritten.
 type Keyring struct {
-	sealID string
-	aeads  map[string]cipher.AEAD
+	sealID  string
+	sealKey []byte
+	aeads   map[string]cipher.AEAD
 }
 
 // LoadKeyFile reads a key file: one base64 (standard or URL, padded or not)
@@ -88,7 +89,7 @@ func NewKeyring(keys ...[]byte) (*Keyring, error) {
 		}
 		id := KeyID(k)
 		if i == 0 {
-			kr.sealID = id
+			kr.sealID, kr.sealKey = id, append([]byte(nil), k...)
 		}
 		kr.aeads[id] = aead
 	}
@@ -148,4 +149,15 @@ func additionalData(k Key) []byte {
 		b = append(b, s...)
 	}
 	return b
+}
+
+// Derive returns an AEAD for another purpose (e.g. requestState) keyed from
+// the sealing key, so no key is used for two purposes.
+func (kr *Keyring) Derive(purpose string) (cipher.AEAD, error) {
+	sum := sha256.Sum256(append([]byte("mcp-authz derive\x00"+purpose+"\x00"), kr.sealKey...))
+	block, err := aes.NewCipher(sum[:])
+	if err != nil {
+		return nil, fmt.Errorf("credstore: derive %s: %w", purpose, err)
+	}
+	return cipher.NewGCM(block)
 }

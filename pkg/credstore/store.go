@@ -86,6 +86,9 @@ type Store struct {
 // New returns a store over a backend sealing with keys.
 func New(b Backend, keys *Keyring) *Store { return &Store{backend: b, keys: keys} }
 
+// Keys returns the store's keyring (for derived keys).
+func (s *Store) Keys() *Keyring { return s.keys }
+
 // Close closes the backend.
 func (s *Store) Close() error { return s.backend.Close() }
 

@@ -54,6 +54,15 @@ const (
 	// TokenExchangeFailed: the security token service did not exchange the
 	// caller's token (503); the request never falls back to passthrough.
 	TokenExchangeFailed Reason = "token_exchange_failed"
+	// ConnectionRequired: the call needs a third-party connection the caller
+	// lacks; answered with a URL-mode elicitation (HTTP 200).
+	ConnectionRequired Reason = "connection_required"
+	// InvalidRequestState: a requestState this service issued does not
+	// verify, expired, or was issued to another principal or request.
+	InvalidRequestState Reason = "invalid_request_state"
+	// CredentialStoreUnavailable: the credential store could not be read
+	// (503); the call is never forwarded without its credential.
+	CredentialStoreUnavailable Reason = "credential_store_unavailable"
 )
 
 // Error is a denial with its reason and the underlying cause. The cause is

@@ -41,6 +41,15 @@ type outcome struct {
 	cause     error         // for logs only
 	// upstreamToken replaces the caller's token upstream ("" passthrough).
 	upstreamToken string
+	// body, when set, is the whole JSON-RPC answer (an input_required result).
+	body string
+	// rpcMessage overrides the generic JSON-RPC error message.
+	rpcMessage string
+	// connHeaders are the connections' credentials to set upstream (header →
+	// token); non-nil on an allow when connections are configured.
+	connHeaders map[string]string
+	// connAll are every provider header: client copies we do not set are removed.
+	connAll []string
 }
 
 // failure says how a reason is answered when no policy decided it.
@@ -52,38 +61,40 @@ type failure struct {
 // failures is the denial table of the README ("Denials"), for every reason
 // that is not a policy decision.
 var failures = map[denial.Reason]failure{
-	denial.PathNotFound:        {404, 0},
-	denial.UnknownHop:          {404, 0},
-	denial.MethodNotAllowed:    {405, 0},
-	denial.PartialBody:         {413, 0},
-	denial.BodyTooLarge:        {413, 0},
-	denial.ContentLength:       {413, 0},
-	denial.ContentEncoding:     {415, 0},
-	denial.ContentType:         {415, 0},
-	denial.OriginNotAllowed:    {403, 0},
-	denial.DuplicateHeader:     {400, 0},
-	denial.InvalidHeaderValue:  {400, 0},
-	denial.UnexpectedBody:      {400, 0},
-	denial.ProtocolVersion:     {400, codeUnsupportedVer},
-	denial.ParseError:          {400, codeParseError},
-	denial.InvalidRequest:      {400, codeInvalidRequest},
-	denial.InvalidParams:       {400, codeInvalidParams},
-	denial.HeaderMismatch:      {400, codeHeaderMismatch},
-	denial.MCPMetadataMismatch: {400, codeInvalidRequest},
-	denial.TokenMissing:        {401, 0},
-	denial.TokenInvalid:        {401, 0},
-	denial.InvalidDPoPProof:    {401, 0},
-	denial.UseDPoPNonce:        {401, 0},
-	denial.InsufficientScope:   {403, 0},
-	denial.ReplayCacheFull:     {503, codeInternal},
-	denial.IssuerUnavailable:   {503, codeInternal},
-	denial.NoPolicy:            {503, codeInternal},
-	denial.PolicyError:         {503, codeInternal},
-	denial.Deadline:            {503, codeInternal},
-	denial.Overloaded:          {503, codeInternal},
-	denial.Internal:            {503, codeInternal},
-	denial.TokenMintFailed:     {503, codeInternal},
-	denial.TokenExchangeFailed: {503, codeInternal},
+	denial.PathNotFound:               {404, 0},
+	denial.UnknownHop:                 {404, 0},
+	denial.MethodNotAllowed:           {405, 0},
+	denial.PartialBody:                {413, 0},
+	denial.BodyTooLarge:               {413, 0},
+	denial.ContentLength:              {413, 0},
+	denial.ContentEncoding:            {415, 0},
+	denial.ContentType:                {415, 0},
+	denial.OriginNotAllowed:           {403, 0},
+	denial.DuplicateHeader:            {400, 0},
+	denial.InvalidHeaderValue:         {400, 0},
+	denial.UnexpectedBody:             {400, 0},
+	denial.ProtocolVersion:            {400, codeUnsupportedVer},
+	denial.ParseError:                 {400, codeParseError},
+	denial.InvalidRequest:             {400, codeInvalidRequest},
+	denial.InvalidParams:              {400, codeInvalidParams},
+	denial.HeaderMismatch:             {400, codeHeaderMismatch},
+	denial.MCPMetadataMismatch:        {400, codeInvalidRequest},
+	denial.TokenMissing:               {401, 0},
+	denial.TokenInvalid:               {401, 0},
+	denial.InvalidDPoPProof:           {401, 0},
+	denial.UseDPoPNonce:               {401, 0},
+	denial.InsufficientScope:          {403, 0},
+	denial.ReplayCacheFull:            {503, codeInternal},
+	denial.IssuerUnavailable:          {503, codeInternal},
+	denial.NoPolicy:                   {503, codeInternal},
+	denial.PolicyError:                {503, codeInternal},
+	denial.Deadline:                   {503, codeInternal},
+	denial.Overloaded:                 {503, codeInternal},
+	denial.Internal:                   {503, codeInternal},
+	denial.TokenMintFailed:            {503, codeInternal},
+	denial.TokenExchangeFailed:        {503, codeInternal},
+	denial.InvalidRequestState:        {400, codeInvalidParams},
+	denial.CredentialStoreUnavailable: {503, codeInternal},
 }
 
 // mcpReasons maps the parser's JSON-RPC codes to reasons.

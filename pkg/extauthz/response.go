@@ -64,6 +64,9 @@ func allowResponse(v *view, o outcome) *authv3.CheckResponse {
 		}
 		ok.Headers, ok.HeadersToRemove = withToken(ok.Headers, ok.HeadersToRemove, o.upstreamToken, set)
 	}
+	if o.connAll != nil {
+		ok.Headers, ok.HeadersToRemove = withConnections(ok.Headers, ok.HeadersToRemove, o.connHeaders, o.connAll, v.headers)
+	}
 	if o.nonce != "" {
 		ok.ResponseHeadersToAdd = withNonce(ok.ResponseHeadersToAdd, o.nonce)
 	}
@@ -125,6 +128,9 @@ func denyResponse(o outcome) *authv3.CheckResponse {
 	}
 	var body string
 	switch {
+	case o.body != "":
+		hdrs["content-type"] = "application/json"
+		body = o.body
 	case o.toolRes:
 		hdrs["content-type"] = "application/json"
 		body = toolResultBody(o)
@@ -154,6 +160,9 @@ func rpcErrorBody(o outcome) string {
 	}
 	if o.decision != nil && o.decision.RPCError != nil && o.decision.RPCError.Message != "" {
 		msg = o.decision.RPCError.Message
+	}
+	if o.rpcMessage != "" {
+		msg = o.rpcMessage
 	}
 	id := "null"
 	if len(o.id) > 0 {

@@ -96,6 +96,8 @@ type Options struct {
 	Recorder Recorder
 	// Tracer starts the Check span and its stage spans (nil: tracing off).
 	Tracer trace.Tracer
+	// Connections is the connect feature (nil: no providers configured).
+	Connections Connections
 	// Shadow is the mode of requests that match no hop (mode: shadow);
 	// a matched hop's own Shadow decides for its requests.
 	Shadow bool
@@ -248,6 +250,10 @@ func (s *Server) authorize(ctx context.Context, v *view, t *trail, h hop.Hop, ms
 	}
 	t.p = p
 	t.in = s.input(v, h, msg, rev, p)
+	facts, err := s.connectionFacts(ctx, v, msg, rev, p, t.in)
+	if err != nil {
+		return s.fail(err, msg.ID, h)
+	}
 	pctx, end := s.stage(ctx, t, stagePolicy)
 	d, err := s.decider.Decide(pctx, t.in)
 	end()
@@ -256,7 +262,7 @@ func (s *Server) authorize(ctx context.Context, v *view, t *trail, h hop.Hop, ms
 	if err != nil {
 		return s.fail(err, msg.ID, h)
 	}
-	o := s.fromDecision(d, msg, h)
+	o := s.afterDecision(ctx, s.fromDecision(d, msg, h), facts, msg, rev, p, h)
 	o.input = in // the handoff of an allow (shadow mode allows policy denials too)
 	if !o.allow {
 		return o

@@ -41,6 +41,14 @@ type Decision struct {
 	// denial's remediation hint; without it the remediation is
 	// "undisclosed". Ignored on allow and in the jsonrpc_error format.
 	Remediation *Remediation `json:"remediation,omitempty"`
+	// NeedsConnection asks the caller to connect a provider first: the
+	// service answers with a URL-mode elicitation (never forwards), whatever
+	// Allow says.
+	NeedsConnection *NeedsConnection `json:"needs_connection,omitempty"`
+	// Connections (allow only) name the providers whose stored credential
+	// goes upstream in the provider's header. One the caller lacks turns the
+	// allow into an elicitation for it.
+	Connections []string `json:"connections,omitempty"`
 	// Meta is what the engine knows about how this decision was made, for
 	// the decision log and traces. Never part of the policy's result: a
 	// policy cannot set it. Decide fills it on errors too, once a revision

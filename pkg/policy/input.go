@@ -34,6 +34,10 @@ type Input struct {
 	Output *Output `json:"output,omitempty"`
 	// Request carries request-level facts: Envoy's request id and the time.
 	Request Request `json:"request"`
+	// Connections are the caller's third-party connections, by provider
+	// name, for every configured provider (absent when none is configured).
+	// Never the credentials themselves.
+	Connections map[string]Connection `json:"connections,omitempty"`
 }
 
 // HTTP is the request line and headers.

@@ -87,6 +87,10 @@ func (d *Decision) setField(name string, v ast.Value) error {
 		d.UpstreamToken, err = asUpstreamToken(v)
 	case "remediation":
 		d.Remediation, err = asRemediation(v)
+	case "needs_connection":
+		d.NeedsConnection, err = asNeedsConnection(v)
+	case "connections":
+		d.Connections, err = asConnections(v)
 	default:
 		err = errors.New("unknown field")
 	}

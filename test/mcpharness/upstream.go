@@ -45,9 +45,17 @@ type Upstream struct {
 	// URL is the server's MCP endpoint (http://127.0.0.1:port/mcp).
 	URL string
 	// Server is the SDK server, for tests that add tools or notify.
-	Server *mcp.Server
-	mu     sync.Mutex
-	calls  []string
+	Server  *mcp.Server
+	mu      sync.Mutex
+	calls   []string
+	headers []http.Header
+}
+
+// Headers lists the HTTP headers of each tool call so far, in order.
+func (u *Upstream) Headers() []http.Header {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]http.Header(nil), u.headers...)
 }
 
 // Calls lists the tools called so far, in order, as "name args".
@@ -91,6 +99,9 @@ func (u *Upstream) handle(ctx context.Context, req *mcp.CallToolRequest) (*mcp.C
 	name, args := req.Params.Name, string(req.Params.Arguments)
 	u.mu.Lock()
 	u.calls = append(u.calls, name+" "+args)
+	if req.Extra != nil {
+		u.headers = append(u.headers, req.Extra.Header.Clone())
+	}
 	u.mu.Unlock()
 	text := fmt.Sprintf("called %s with %s", name, args)
 	if name == StreamingTool {

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcp-authz/mcp-authz/pkg/config"
+	"github.com/mcp-authz/mcp-authz/pkg/redact"
 	"github.com/mcp-authz/mcp-authz/pkg/telemetry"
 )
 
@@ -52,7 +53,7 @@ func (c *Components) buildOperations(ctx context.Context, cfg *config.Config, lo
 			ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
 			defer cancel()
 			if err := sdk.Shutdown(ctx); err != nil {
-				log.Warn("tracing: flush at shutdown", "error", err.Error())
+				log.Warn("tracing: flush at shutdown", redact.Attr("error", err))
 			}
 		})
 		tp = sdk

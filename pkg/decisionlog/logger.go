@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/mcp-authz/mcp-authz/pkg/redact"
 	mcpauthzv1 "github.com/mcp-authz/mcp-authz/proto/mcpauthz/v1"
 )
 
@@ -168,7 +169,7 @@ func (l *Logger) write(batch []*mcpauthzv1.DecisionRecord) {
 	defer cancel()
 	if err := l.sink.Write(ctx, batch); err != nil {
 		l.failed.Add(uint64(len(batch)))
-		l.opts.Logger.Warn("decision log: sink write failed; records lost", "records", len(batch), "error", err)
+		l.opts.Logger.Warn("decision log: sink write failed; records lost", "records", len(batch), redact.Attr("error", err))
 		return
 	}
 	l.written.Add(uint64(len(batch)))

@@ -23,6 +23,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/pkg/identity"
 	"github.com/mcp-authz/mcp-authz/pkg/mcp"
 	"github.com/mcp-authz/mcp-authz/pkg/policy"
+	"github.com/mcp-authz/mcp-authz/pkg/redact"
 )
 
 // Verifier verifies the caller's token for a hop.
@@ -331,7 +332,7 @@ func (s *Server) log(v *view, o outcome) {
 		return
 	}
 	s.opts.Logger.Debug("deny", "reason", o.reason, "status", o.status, "request_id", v.requestID,
-		"method", v.method, "path", v.pathOnly(), "cause", fmt.Sprint(o.cause))
+		"method", v.method, "path", v.pathOnly(), redact.Attr("cause", o.cause))
 }
 
 func idOf(m *mcp.Message) json.RawMessage {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcp-authz/mcp-authz/pkg/decisionlog"
 	"github.com/mcp-authz/mcp-authz/pkg/denial"
+	"github.com/mcp-authz/mcp-authz/pkg/redact"
 	"github.com/mcp-authz/mcp-authz/pkg/registry"
 )
 
@@ -164,12 +165,29 @@ func (e *Engine) ApprovedHashes(server string) map[string]string {
 }
 
 // evalError classifies an evaluation failure: running out of time (ours or
-// the caller's) is deadline_exceeded, anything else policy_error.
+// the caller's) is deadline_exceeded, anything else policy_error. OPA's
+// message is never kept: a builtin error quotes the operand it failed on,
+// which may be a tool argument (redactedEval).
 func evalError(ctx context.Context, err error) error {
 	if ctx.Err() != nil || topdown.IsCancel(err) {
-		return denial.New(denial.Deadline, fmt.Errorf("policy evaluation: %w", err))
+		return denial.New(denial.Deadline, fmt.Errorf("policy evaluation: %w", redactedEval(err)))
 	}
-	return denial.New(denial.PolicyError, fmt.Errorf("policy evaluation: %w", err))
+	return denial.New(denial.PolicyError, fmt.Errorf("policy evaluation: %w", redactedEval(err)))
+}
+
+// redactedEval wraps an OPA evaluation error at our boundary: its code and
+// the policy location (file:row) survive, its message (which quotes input
+// values) does not.
+func redactedEval(err error) error {
+	var te *topdown.Error
+	if !errors.As(err, &te) {
+		return redact.Wrap("policy_eval_error", err)
+	}
+	detail := te.Code
+	if loc := te.Location; loc != nil {
+		detail = fmt.Sprintf("%s at %s:%d", te.Code, loc.File, loc.Row)
+	}
+	return redact.WrapDetail("policy_eval_error", detail, err)
 }
 
 // decodeResultSet requires exactly one result holding one value.

@@ -13,6 +13,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/mcp-authz/mcp-authz/pkg/decisionlog"
+	"github.com/mcp-authz/mcp-authz/pkg/redact"
 	"github.com/mcp-authz/mcp-authz/pkg/registry"
 )
 
@@ -117,7 +118,7 @@ func (e *Engine) Activate(ctx context.Context, b *bundle.Bundle) error {
 	rev := b.Manifest.Revision
 	snap, err := e.prepare(ctx, b)
 	if err != nil {
-		e.opts.Logger.Warn("policy bundle refused", "revision", rev, "error", err)
+		e.opts.Logger.Warn("policy bundle refused", "revision", rev, redact.Attr("error", err))
 		return fmt.Errorf("policy: activate revision %q: %w", rev, err)
 	}
 	prev := e.cur.Swap(snap)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mcp-authz/mcp-authz/pkg/redact"
 )
 
 // MinPollInterval is the shortest Upstream.Interval accepted.
@@ -241,7 +243,7 @@ func (w *Watcher) poll(ctx context.Context, u Upstream) error {
 	if err != nil {
 		if ctx.Err() == nil {
 			w.failures.Add(1)
-			w.log.Warn("registry: drift poll failed; keeping the last verdict", "server", u.Server, "error", err)
+			w.log.Warn("registry: drift poll failed; keeping the last verdict", "server", u.Server, redact.Attr("error", err))
 		}
 		return fmt.Errorf("registry: polling %s: %w", u.Server, err)
 	}

@@ -108,7 +108,8 @@ type Config struct {
 	// CheckDeadlineMargin is kept free before the caller's gRPC deadline:
 	// every wait inside a Check (a key-set refetch it joins, the policy
 	// evaluation) ends this long before it, so the deny that names the
-	// cause reaches Envoy in time instead of a DEADLINE_EXCEEDED error.
+	// cause reaches Envoy in time instead of a DEADLINE_EXCEEDED error. A
+	// deadline under twice the margin away keeps half the remaining time.
 	CheckDeadlineMargin Duration `json:"check_deadline_margin"`
 	// Shutdown tunes the drain on SIGTERM.
 	Shutdown Shutdown `json:"shutdown"`

@@ -178,13 +178,16 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 // bound ends ctx DeadlineMargin before the caller's deadline (when it has
 // one): each step that waits (a key-set refetch, the policy evaluation,
 // which also has its own deadline) then gives up in time to answer with the
-// deny that names why. A fetch it joined goes on in the background.
+// deny that names why. A fetch it joined goes on in the background. A
+// caller whose whole budget is under twice the margin keeps half of it, so
+// a short deadline still leaves the Check time to decide.
 func (s *Server) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		return context.WithCancel(ctx)
 	}
-	return context.WithDeadline(ctx, dl.Add(-s.opts.DeadlineMargin))
+	margin := min(s.opts.DeadlineMargin, time.Until(dl)/2)
+	return context.WithDeadline(ctx, dl.Add(-max(margin, 0)))
 }
 
 // observe is the one place a decision is reported: metrics, the deny log,

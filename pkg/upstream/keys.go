@@ -18,6 +18,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/mcp-authz/mcp-authz/pkg/identity/keyset"
 )
 
 // maxKeyFileBytes bounds one key file.
@@ -194,6 +196,11 @@ func publicSet(pubs []jwk.Key) ([]byte, error) {
 	}
 	b, err := json.Marshal(set)
 	if err != nil {
+		return nil, fmt.Errorf("upstream: jwks: %w", err)
+	}
+	// The set we publish must pass the rules every verifier of ours applies
+	// (keyset.Parse): above all, never a private member.
+	if _, err := keyset.Parse(b); err != nil {
 		return nil, fmt.Errorf("upstream: jwks: %w", err)
 	}
 	return b, nil

@@ -35,6 +35,8 @@ issuers:
     jwks_file: testdata/keys/jwks.json
 policy:
   deadline: 5s # these tests judge decisions, never latency (race detector, shared cores)
+extproc:
+  deadline: 5s # the same for list and output rules
 `
 
 // startApp runs the real app on testConfig and returns it with a client

@@ -36,6 +36,17 @@ type ExtProcConfig struct {
 	MaxBufferBytes int
 	// MessageTimeout is message_timeout (0: Envoy's 200ms).
 	MessageTimeout time.Duration
+	// StatusOnError is status_on_error: the reply when the processor fails
+	// or times out (0: Envoy's 500).
+	StatusOnError int
+}
+
+// statusOnError is status_on_error with Envoy's default.
+func (c *ExtProcConfig) statusOnError() int {
+	if c.StatusOnError > 0 {
+		return c.StatusOnError
+	}
+	return http.StatusInternalServerError
 }
 
 // procError is a failed exchange with the processor: the request fails
@@ -147,7 +158,7 @@ func (p *procStream) requestPhase(w http.ResponseWriter) bool {
 		RequestHeaders: &procv3.HttpHeaders{Headers: requestHeaderMap(p.ex), EndOfStream: !hasBody},
 	}})
 	if err != nil {
-		localReply(w, http.StatusInternalServerError, nil, "")
+		localReply(w, p.cfg.statusOnError(), nil, "")
 		return false
 	}
 	if ir := resp.GetImmediateResponse(); ir != nil {
@@ -173,7 +184,7 @@ func (p *procStream) requestBody(w http.ResponseWriter) bool {
 		RequestBody: &procv3.HttpBody{Body: p.ex.upstream, EndOfStream: true},
 	}})
 	if err != nil {
-		localReply(w, http.StatusInternalServerError, nil, "")
+		localReply(w, p.cfg.statusOnError(), nil, "")
 		return false
 	}
 	if ir := resp.GetImmediateResponse(); ir != nil {

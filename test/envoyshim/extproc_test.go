@@ -153,3 +153,24 @@ func TestExtProcImmediateResponse(t *testing.T) {
 		t.Errorf("got %d %q %v; want 403 blocked without upstream headers", resp.StatusCode, body, resp.Header)
 	}
 }
+
+// TestExtProcFailureIsStatusOnError checks a processor that cannot be
+// reached fails the request closed with status_on_error.
+func TestExtProcFailureIsStatusOnError(t *testing.T) {
+	_, client := startAuthz(t, allow)
+	up, seen := startUpstream(t, nil)
+	for _, status := range []int{0, 503} {
+		g := Start(t, Config{Authz: client, Upstream: MustURL(t, up.URL), Timeout: 10 * time.Second,
+			ExtProc: &ExtProcConfig{Client: ExtProcClient(Dial(t, "127.0.0.1:1")), MessageTimeout: 5 * time.Second, StatusOnError: status}})
+		resp, _ := do(t, g, "GET", "/mcp", "", nil)
+		want := map[int]int{0: 500, 503: 503}[status]
+		if resp.StatusCode != want {
+			t.Errorf("status_on_error %d: got %d; want %d", status, resp.StatusCode, want)
+		}
+	}
+	select {
+	case r := <-seen:
+		t.Errorf("upstream saw %s with the processor down", r.uri)
+	default:
+	}
+}

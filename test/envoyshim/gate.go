@@ -249,11 +249,11 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 }
 
 // proxyError answers as Envoy does when the upstream fails (503) or the
-// external processor fails closed (500).
+// external processor fails closed (its status_on_error, 500 by default).
 func (g *Gate) proxyError(w http.ResponseWriter, _ *http.Request, err error) {
 	var pe *procError
-	if errors.As(err, &pe) {
-		localReply(w, http.StatusInternalServerError, nil, "")
+	if errors.As(err, &pe) && g.cfg.ExtProc != nil {
+		localReply(w, g.cfg.ExtProc.statusOnError(), nil, "")
 		return
 	}
 	localReply(w, http.StatusServiceUnavailable, nil, "upstream connect error or disconnect/reset before headers")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 
@@ -381,7 +382,21 @@ func (a *App) adminMux() *http.ServeMux {
 		}
 		_ = json.NewEncoder(w).Encode(body)
 	})
+	if a.cfg.Pprof {
+		mountPprof(mux)
+	}
 	return mux
+}
+
+// mountPprof serves net/http/pprof under /debug/pprof/ (opt-in: config
+// pprof). The handlers are mounted on our own mux, never on
+// http.DefaultServeMux, so no other listener can expose them.
+func mountPprof(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 }
 
 // buildProcessor builds the ext_proc server over the same engine and the

@@ -56,6 +56,10 @@ type Config struct {
 	// AdminListenPublic says a non-loopback AdminListen is deliberate (e.g.
 	// kubelet probes on the pod IP), silencing the [INSECURE CONFIG] warning.
 	AdminListenPublic bool `json:"admin_listen_public"`
+	// Pprof serves Go's profiler at /debug/pprof/ on the admin listener, for
+	// profiling under real load (as OPA's --pprof). Off by default: profiles
+	// name code paths and cost CPU while they run.
+	Pprof bool `json:"pprof"`
 	// PublicListen is the public HTTP address serving RFC 9728 Protected
 	// Resource Metadata; empty disables it. Never the admin address.
 	PublicListen string `json:"public_listen"`

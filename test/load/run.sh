@@ -4,7 +4,9 @@
 # run, so the figures can be read as ratios. Loopback only; every run is
 # bounded (DUR seconds, REPEATS times). Needs ../shared/bench beside the repo.
 #
-# usage: test/load/run.sh        env: DUR (8), REPEATS (2), CONC (16), RATE (2000)
+# usage: test/load/run.sh        env: DUR (8), REPEATS (2), CONC (16), RATE (2000),
+#        PEER (optional: an opa-envoy-plugin binary, run with the harness's
+#        reference MCP policy, signature-verifying, side by side)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 shared=${SHARED:-$repo/../shared}
@@ -29,9 +31,16 @@ declare -A cmd=(
 	[parseonly]="$work/bench/bin/parseonly -addr 127.0.0.1:9191"
 	[mcp-authz]="$work/bin/mcp-authz serve --config $work/config.yaml"
 )
+names=(noop parseonly mcp-authz)
+if [[ -n ${PEER:-} ]]; then
+	[[ -x $PEER ]] || { echo "load: PEER=$PEER is not an executable" >&2; exit 2; }
+	pp=$work/bench/peer-policy
+	cmd[opa-envoy-plugin]="$PEER run --server --addr=127.0.0.1:8181 --skip-version-check --log-level=error --config-file=$pp/opa-config.yaml $pp/common $pp/verify"
+	names+=(opa-envoy-plugin)
+fi
 out=$work/results.jsonl
 for ((r = 1; r <= repeats; r++)); do
-	for s in noop parseonly mcp-authz; do
+	for s in "${names[@]}"; do
 		# shellcheck disable=SC2086
 		"$work/bench/run-peer.sh" -n "$s" -c "$conc" -d "$dur" -f "$work/fixtures/mcp/mcp-mix.json" -- ${cmd[$s]} >>"$out"
 		# shellcheck disable=SC2086

@@ -136,7 +136,7 @@ func tokenHeaders(tok string, set map[string]string) (*corev3.HeaderValueOption,
 	h := &corev3.HeaderValueOption{
 		Header:       &corev3.HeaderValue{Key: "authorization", Value: "Bearer " + tok},
 		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-		Append:       wrapperspb.Bool(false), // for Envoys that ignore append_action on request headers
+		Append:       wrapperspb.Bool(false), //nolint:staticcheck // SA1019: deprecated, but Envoys that ignore append_action on request headers read it
 	}
 	var remove []string
 	for _, name := range callerCredentials {

@@ -91,7 +91,7 @@ func TestCheckUpstreamToken(t *testing.T) {
 
 func tokenOption(tok string) *corev3.HeaderValueOption {
 	return &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "authorization", Value: "Bearer " + tok},
-		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD, Append: wrapperspb.Bool(false)}
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD, Append: wrapperspb.Bool(false)} //nolint:staticcheck // SA1019: the deprecated append is part of the contract
 }
 
 func TestCallScope(t *testing.T) {

@@ -69,7 +69,7 @@ func envoyApply(t testing.TB, in map[string]string, ok *authv3.OkHttpResponse) m
 		case corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD:
 			out[k] = []string{v}
 		case corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD:
-			if h.GetAppend() != nil && !h.GetAppend().GetValue() {
+			if h.GetAppend() != nil && !h.GetAppend().GetValue() { //nolint:staticcheck // SA1019: Envoy still honours the deprecated append
 				out[k] = []string{v} // the deprecated append: false overwrites
 				continue
 			}

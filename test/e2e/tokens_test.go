@@ -132,8 +132,8 @@ func checkMintedUpstream(t *testing.T, set jwk.Set, req *authv3.CheckRequest, ok
 	h := req.GetAttributes().GetRequest().GetHttp()
 	for _, o := range ok.GetHeaders() {
 		if o.GetHeader().GetKey() == "authorization" &&
-			(o.GetAppendAction() != corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD || o.GetAppend() == nil || o.GetAppend().GetValue()) {
-			t.Errorf("authorization set with %v, append %v; want OVERWRITE_IF_EXISTS_OR_ADD and append false", o.GetAppendAction(), o.GetAppend())
+			(o.GetAppendAction() != corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD || o.GetAppend() == nil || o.GetAppend().GetValue()) { //nolint:staticcheck // SA1019: the deprecated append is part of the contract
+			t.Errorf("authorization set with %v, append %v; want OVERWRITE_IF_EXISTS_OR_ADD and append false", o.GetAppendAction(), o.GetAppend()) //nolint:staticcheck // SA1019: as above
 		}
 	}
 	if slices.Contains(ok.GetHeadersToRemove(), "authorization") {

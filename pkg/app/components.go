@@ -10,10 +10,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mcp-authz/mcp-authz/bundles"
 	"github.com/mcp-authz/mcp-authz/pkg/config"
 	"github.com/mcp-authz/mcp-authz/pkg/connect"
 	"github.com/mcp-authz/mcp-authz/pkg/decisionlog"
@@ -49,6 +47,7 @@ type Components struct {
 	DecisionLog *decisionlog.Logger
 	// Connect is the connect feature (nil when no provider is configured).
 	Connect    *connect.Service
+	bundles    bundleSource
 	closers    []func()
 	serverOpts extauthz.Options
 	watcher    *registry.Watcher
@@ -59,6 +58,7 @@ type Components struct {
 // Start starts background work (drift polls); Build alone starts none, so
 // the offline check stays offline.
 func (c *Components) Start() {
+	c.startBundles()
 	if c.watcher != nil {
 		c.watcher.Start()
 	}
@@ -71,6 +71,9 @@ func (c *Components) Start() {
 // bundle's registry does not have: its drift would never be checked, and
 // nothing would say so.
 func checkDriftServers(cfg *config.Config, e *policy.Engine) error {
+	if !e.Ready() {
+		return nil // a bundle server's first revision is still to come
+	}
 	for i, d := range cfg.DriftWatch {
 		if e.ApprovedHashes(d.Server) == nil {
 			return fmt.Errorf("app: drift_watch[%d].server: %q is not a server of the bundle's registry", i, d.Server)
@@ -141,8 +144,9 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Op
 		c.closers = append(c.closers, func() { _ = watcher.Close() })
 		c.watcher = watcher
 	}
+	opts.Smoke = true
 	c.Engine = policy.New(opts)
-	if err := activateBundle(ctx, c.Engine, cfg.Bundle); err != nil {
+	if err := c.buildBundles(ctx, cfg.Bundle, log); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -198,7 +202,7 @@ func (c *Components) registerMetrics() error {
 		}
 		return out
 	})
-	cs := []prometheus.Collector{issuers}
+	cs := append([]prometheus.Collector{issuers}, c.bundleMetrics()...)
 	if c.DecisionLog != nil {
 		cs = append(cs, decisionLogMetrics(c.DecisionLog)...)
 	}
@@ -221,41 +225,6 @@ func (c *Components) Close() {
 		c.closers[i]()
 	}
 	c.closers = nil
-}
-
-// activateBundle loads the configured bundle (the embedded default when no
-// path is set) and activates it.
-func activateBundle(ctx context.Context, e *policy.Engine, bc config.Bundle) error {
-	var (
-		b   *bundle.Bundle
-		err error
-	)
-	switch fi, statErr := os.Stat(bc.Path); {
-	case bc.Path == "":
-		b, err = bundles.Default()
-	case statErr != nil:
-		err = statErr
-	case fi.IsDir() && bc.VerificationKeyFile != "":
-		err = fmt.Errorf("%s is a directory: a signed bundle (verification_key_file) must be a bundle file", bc.Path)
-	case fi.IsDir():
-		b, err = policy.LoadBundleDir(bc.Path)
-	default:
-		b, err = loadBundleFile(bc)
-	}
-	if err != nil {
-		return fmt.Errorf("app: bundle: %w", err)
-	}
-	if err := e.Activate(ctx, b); err != nil {
-		return fmt.Errorf("app: bundle: %w", err)
-	}
-	return nil
-}
-
-func loadBundleFile(bc config.Bundle) (*bundle.Bundle, error) {
-	if bc.VerificationKeyFile == "" {
-		return policy.LoadBundleFile(bc.Path)
-	}
-	return policy.LoadBundleFile(bc.Path, policy.WithVerification(policy.VerificationConfig{PublicKeyFile: bc.VerificationKeyFile}))
 }
 
 // newIdentity builds the token verifier and, when dpop.nonce is enabled,
@@ -375,6 +344,7 @@ func (a *App) adminMux() *http.ServeMux {
 		ready := !draining && a.comp.Ready()
 		body := map[string]any{
 			"ready": ready, "draining": draining, "bundle_revision": a.comp.Engine.Revision(), "issuers": a.comp.Verifier.Status(),
+			"bundle": a.comp.BundleStatus(),
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if !ready {

@@ -43,6 +43,8 @@ const (
 	DefaultNonceLifetime    = 2 * time.Minute
 	DefaultDriftInterval    = 5 * time.Minute
 	DefaultLogBuffer        = 10000
+	DefaultBundleMinDelay   = 10 * time.Second
+	DefaultBundleMaxDelay   = 20 * time.Second
 )
 
 // Config is the whole configuration file.
@@ -325,10 +327,35 @@ type DPoPNonce struct {
 
 // Bundle says where the policy bundle comes from.
 type Bundle struct {
-	// Path is a bundle .tar.gz or directory; empty uses the embedded default bundle.
+	// Path is a bundle .tar.gz or directory, reloaded when it changes;
+	// empty (and no URL) uses the embedded default bundle.
 	Path string `json:"path"`
+	// URL is a bundle server speaking OPA's bundle protocol (ETag,
+	// If-None-Match, polling, long polling). Exclusive with Path.
+	URL string `json:"url"`
+	// Poll tunes how URL is polled.
+	Poll BundlePoll `json:"poll"`
+	// CredentialsFile holds the bearer token sent to URL (read at each
+	// request, so it may rotate).
+	CredentialsFile string `json:"credentials_file"`
+	// CAFile is a PEM bundle trusted for URL's TLS.
+	CAFile string `json:"ca_file"`
 	// VerificationKeyFile is a PEM public key; when set the bundle must be signed with it.
 	VerificationKeyFile string `json:"verification_key_file"`
+	// PersistDir keeps the last good bundle from URL, served at the next
+	// start while the bundle server is down.
+	PersistDir string `json:"persist_dir"`
+}
+
+// BundlePoll is OPA's polling configuration (whole seconds).
+type BundlePoll struct {
+	// MinDelay is the least wait between two polls (default 10s).
+	MinDelay Duration `json:"min_delay"`
+	// MaxDelay is the most wait between polls and retries (default 20s).
+	MaxDelay Duration `json:"max_delay"`
+	// LongPollingTimeout asks the server to hold a poll until a new
+	// revision or this timeout (0: no long polling).
+	LongPollingTimeout Duration `json:"long_polling_timeout"`
 }
 
 // Policy tunes evaluation.

@@ -38,6 +38,10 @@ func (c *Config) ApplyDefaults() {
 	setDur(&c.Identity.FetchTimeout, DefaultFetchTimeout)
 	setDur(&c.Identity.MinRefetchInterval, DefaultMinRefetch)
 	setDur(&c.DPoP.IATWindow, DefaultDPoPWindow)
+	if c.Bundle.URL != "" {
+		setDur(&c.Bundle.Poll.MinDelay, DefaultBundleMinDelay)
+		setDur(&c.Bundle.Poll.MaxDelay, max(DefaultBundleMaxDelay, c.Bundle.Poll.MinDelay.D()))
+	}
 	setDur(&c.DPoP.Nonce.Lifetime, DefaultNonceLifetime)
 	for i := range c.DriftWatch {
 		setDur(&c.DriftWatch[i].Interval, DefaultDriftInterval)
@@ -89,7 +93,8 @@ func (c *Config) Validate() error {
 	if c.DenyFormat != "jsonrpc_error" && c.DenyFormat != "tool_result" {
 		add("deny_format", "must be jsonrpc_error or tool_result, got %q", c.DenyFormat)
 	}
-	if c.Bundle.VerificationKeyFile != "" && c.Bundle.Path == "" {
+	c.validateBundle(add)
+	if c.Bundle.VerificationKeyFile != "" && c.Bundle.Path == "" && c.Bundle.URL == "" {
 		add("bundle.verification_key_file", "the embedded bundle is not signed: set bundle.path to a signed bundle file")
 	}
 	c.validateLimits(add)
@@ -287,6 +292,31 @@ func (c *Config) validateTracing(add addFunc) {
 	}
 	if r := tr.SampleRatio; r != nil && (*r < 0 || *r > 1) {
 		add("tracing.sample_ratio", "must be in [0, 1], got %v", *r)
+	}
+}
+
+func (c *Config) validateBundle(add addFunc) {
+	b := c.Bundle
+	if b.URL == "" {
+		for key, v := range map[string]string{"credentials_file": b.CredentialsFile, "ca_file": b.CAFile, "persist_dir": b.PersistDir} {
+			if v != "" {
+				add("bundle."+key, "only with bundle.url")
+			}
+		}
+		return
+	}
+	if b.Path != "" {
+		add("bundle.url", "use bundle.path or bundle.url, not both")
+	}
+	if u, err := url.Parse(b.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		add("bundle.url", "want an http(s) URL without userinfo (credentials go in credentials_file)")
+	}
+	p := b.Poll
+	if p.MinDelay.D() < time.Second || p.MaxDelay.D() < p.MinDelay.D() {
+		add("bundle.poll", "want 1s <= min_delay <= max_delay, got %s and %s", p.MinDelay.D(), p.MaxDelay.D())
+	}
+	if p.LongPollingTimeout.D() != 0 && p.LongPollingTimeout.D() < time.Second {
+		add("bundle.poll.long_polling_timeout", "at least 1s (or 0: off), got %s", p.LongPollingTimeout.D())
 	}
 }
 

@@ -269,3 +269,9 @@ func digest(b *bundle.Bundle) (string, error) {
 	h.Write(data)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// OPAConfig returns v as OPA's bundle verification config, for readers
+// outside this package (the bundle server source's downloader).
+func (v VerificationConfig) OPAConfig() (*bundle.VerificationConfig, error) {
+	return v.bundleConfig()
+}

@@ -50,6 +50,12 @@ func (e *Engine) decide(ctx context.Context, in *Input, tracer topdown.QueryTrac
 	if snap == nil {
 		return Decision{}, denial.New(denial.NoPolicy, errNoBundle)
 	}
+	return e.decideOn(ctx, snap, in, tracer)
+}
+
+// decideOn evaluates in on one snapshot: Decide on the active one, the
+// smoke check on one not yet active.
+func (e *Engine) decideOn(ctx context.Context, snap *snapshot, in *Input, tracer topdown.QueryTracer) (Decision, error) {
 	if in == nil {
 		return Decision{}, denial.New(denial.Internal, errNilInput)
 	}

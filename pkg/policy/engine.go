@@ -44,6 +44,10 @@ type Options struct {
 	// Query is the decision query (default DefaultQuery). It must be a
 	// reference to a rule the bundle defines.
 	Query string
+	// Smoke refuses at Activate a bundle whose decision query does not
+	// give a well-formed decision for a fixed smoke input (smoke.go), so a
+	// hot reload never activates a policy that fails every request.
+	Smoke bool
 	// ResponseDeadline bounds one list or output evaluation of the
 	// response processor (default DefaultResponseDeadline).
 	ResponseDeadline time.Duration
@@ -117,6 +121,9 @@ func (e *Engine) Activate(ctx context.Context, b *bundle.Bundle) error {
 	defer e.mu.Unlock()
 	rev := b.Manifest.Revision
 	snap, err := e.prepare(ctx, b)
+	if err == nil && e.opts.Smoke {
+		err = e.smoke(ctx, snap)
+	}
 	if err != nil {
 		e.opts.Logger.Warn("policy bundle refused", "revision", rev, redact.Attr("error", err))
 		return fmt.Errorf("policy: activate revision %q: %w", rev, err)

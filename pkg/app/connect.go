@@ -25,3 +25,6 @@ func (c *Components) buildConnect(cfg *config.Config) error {
 	c.serverOpts.Connections = svc
 	return nil
 }
+
+// Connect returns the connect service (nil when no provider is configured).
+func (a *App) Connect() *connect.Service { return a.comp.Connect }

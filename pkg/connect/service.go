@@ -221,3 +221,7 @@ func (s *Service) URLCapable(iss, sub, cid string) bool {
 	v, ok := s.caps.Get(capKey(iss, sub, cid))
 	return ok && v
 }
+
+// Store returns the credential store (the connect flow writes it; operators
+// and tests read it).
+func (s *Service) Store() *credstore.Store { return s.store }

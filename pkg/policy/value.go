@@ -54,6 +54,23 @@ func inputValue(in *Input) ast.Value {
 		obj.Insert(key("output"), ast.NewTerm(outputValue(in.Output)))
 	}
 	obj.Insert(kRequest, ast.NewTerm(requestValue(&in.Request)))
+	if in.Connections != nil {
+		obj.Insert(key("connections"), ast.NewTerm(connectionsValue(in.Connections)))
+	}
+	return obj
+}
+
+// connectionsValue builds input.connections (only on calls connections
+// apply to, so it favours brevity over speed).
+func connectionsValue(cs map[string]Connection) ast.Value {
+	obj := ast.NewObjectWithCapacity(len(cs))
+	for name, c := range cs {
+		v := ast.NewObjectWithCapacity(3)
+		v.Insert(key("connected"), ast.BooleanTerm(c.Connected))
+		v.Insert(key("scopes"), stringsTerm(c.Scopes))
+		optString(v, key("expires_at"), c.ExpiresAt)
+		obj.Insert(str(name), ast.NewTerm(v))
+	}
 	return obj
 }
 

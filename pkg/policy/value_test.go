@@ -79,6 +79,9 @@ func inputCases() []struct {
 		{"list", &Input{MCP: MCP{Kind: "request", Method: "tools/list"}, List: &List{Method: "tools/list",
 			Tools: map[string]Tool{"a": {ID: "s/a", Registered: true, Annotations: map[string]bool{"readOnlyHint": true}}},
 			Names: []string{"p"}}}},
+		{"connections", &Input{MCP: MCP{Kind: "request", Method: "tools/call"}, Connections: map[string]Connection{
+			"mail": {Connected: true, Scopes: []string{"mail.read"}, ExpiresAt: "2026-01-01T00:00:00Z"},
+			"crm":  {Scopes: []string{}}}}},
 		{"output", &Input{MCP: MCP{Kind: "request", Method: "tools/call"}, Output: &Output{Tool: "s/a",
 			Result: map[string]any{"content": []any{map[string]any{"type": "text"}}, "isError": false, "n": json.Number("1.5")}}}},
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcp-authz/mcp-authz/pkg/credstore"
 	"github.com/mcp-authz/mcp-authz/test/envoyshim"
 	"github.com/mcp-authz/mcp-authz/test/mcpharness"
 )
@@ -155,5 +157,50 @@ func TestElicitationInputRequired20260728(t *testing.T) {
 	}
 	if calls := s.Upstream.Calls(); len(calls) != 0 {
 		t.Fatalf("upstream was called: %v", calls)
+	}
+}
+
+// TestElicitationConnectedCallCarriesCredential: once alice's mail
+// credential is stored (what the connect flow does), her call is allowed and
+// the upstream receives the credential in x-mcp-connection-mail; the client's
+// result never contains it, and bob, not connected, still gets an elicitation.
+func TestElicitationConnectedCallCarriesCredential(t *testing.T) {
+	s, log := connectStack(t, connectStackConfig(t, "", ""), false)
+	ctx := testCtx(t)
+	const secret = "mk_alicemailtoken42"
+	k := credstore.Key{Issuer: e2eIssuer, Subject: "alice", Provider: "mail"}
+	if err := s.App.Connect().Store().Put(ctx, k, credstore.Credential{AccessToken: secret, Scopes: []string{"mail.read"}}); err != nil {
+		t.Fatal(err)
+	}
+	rec := &elicitRecorder{}
+	alice, err := mcpharness.Connect(ctx, t, s.Endpoint, bearer(t, "alice", "admin"),
+		mcpharness.ClientOptions{ProtocolVersion: "2025-11-25", Client: urlClient(rec), DisableStandaloneSSE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := alice.CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
+	if err != nil || res.IsError {
+		t.Fatalf("connected call: %+v %v (checks %v)", res, err, log.entries)
+	}
+	raw, _ := json.Marshal(res)
+	if strings.Contains(string(raw), secret) {
+		t.Fatal("the provider token reached the client")
+	}
+	hs := s.Upstream.Headers()
+	if len(hs) != 1 || hs[0].Get("x-mcp-connection-mail") != secret {
+		t.Fatalf("upstream headers: %v", hs)
+	}
+	bob, err := mcpharness.Connect(ctx, t, s.Endpoint, bearer(t, "bob", "admin"),
+		mcpharness.ClientOptions{ProtocolVersion: "2025-11-25", Client: urlClient(rec), DisableStandaloneSSE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bob.CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
+	var rpcErr *jsonrpc.Error
+	if !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeURLElicitationRequired {
+		t.Fatalf("bob (alice's credential must not serve him): %v", err)
+	}
+	if len(s.Upstream.Headers()) != 1 {
+		t.Fatal("bob's call reached the upstream")
 	}
 }

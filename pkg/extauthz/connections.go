@@ -202,7 +202,7 @@ func withConnections(hs []*corev3.HeaderValueOption, remove []string, set map[st
 			ok = append(ok, &corev3.HeaderValueOption{
 				Header:       &corev3.HeaderValue{Key: name, Value: tok},
 				AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-				Append:       wrapperspb.Bool(false),
+				Append:       wrapperspb.Bool(false), //nolint:staticcheck // SA1019: deprecated, but Envoys that ignore append_action on request headers read it
 			})
 			continue
 		}

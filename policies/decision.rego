@@ -13,6 +13,7 @@ import data.mcp.authz.delegation
 import data.mcp.authz.dpop
 import data.mcp.authz.manifest
 import data.mcp.authz.methods
+import data.mcp.authz.ratelimits
 import data.mcp.authz.roles
 import data.mcp.authz.scopes
 import data.mcp.authz.tenants
@@ -23,7 +24,8 @@ import data.mcp.authz.workloads
 # title: Decision
 # description: >-
 #   The decision object: allow, reason and, as the reason calls for,
-#   jsonrpc_error, http_status and challenge, with dynamic_metadata for Envoy.
+#   jsonrpc_error, http_status and challenge, with dynamic_metadata for Envoy
+#   and, on allow, the rate limits the request is counted against.
 # entrypoint: true
 default decision := {"allow": false, "reason": "policy_denied"}
 
@@ -33,6 +35,7 @@ decision := object.union_n([
 	step_up,
 	dpop_challenge,
 	connection,
+	rate_limits,
 ])
 
 # METADATA
@@ -174,16 +177,43 @@ dpop_challenge := {
 }
 
 # METADATA
+# title: Rate limits
+# description: >-
+#   The rate_limits member of an allowed, counted request: the limits and
+#   budgets of ratelimits.limits (none: nothing is counted).
+default rate_limits := {}
+
+rate_limits := {"rate_limits": ratelimits.limits} if {
+	allow
+	ratelimits.counted
+	count(ratelimits.limits) > 0
+}
+
+# METADATA
 # title: Dynamic metadata
 # description: >-
-#   Returned to Envoy for access logs: the subject, the method, for a
-#   tools/call the canonical tool id, and roles_error when the token's roles
-#   claim was ignored (visible even when the request is allowed).
+#   Returned to Envoy for access logs and its global rate-limit service's
+#   descriptors: the subject (as sub and user), the method, the tenant when
+#   the token names one, for a tools/call the canonical tool id, and
+#   roles_error when the token's roles claim was ignored (visible even when
+#   the request is allowed).
 metadata := object.union_n([
-	{"sub": object.get(input, ["principal", "sub"], ""), "method": object.get(input, ["mcp", "method"], "")},
+	{
+		"sub": object.get(input, ["principal", "sub"], ""),
+		"user": object.get(input, ["principal", "sub"], ""),
+		"method": object.get(input, ["mcp", "method"], ""),
+	},
+	tenant_metadata,
 	tool_metadata,
 	roles_metadata,
 ])
+
+# METADATA
+# title: Tenant metadata
+# description: The tenant member of the dynamic metadata, when the token names a tenant.
+default tenant_metadata := {}
+
+tenant_metadata := {"tenant": tenants.tenant} if is_string(tenants.tenant)
 
 # METADATA
 # title: Tool metadata

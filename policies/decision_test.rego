@@ -60,6 +60,7 @@ decide(req) := d if {
 		with data.mcp.roles as roles_data
 		with data.mcp.settings as settings
 		with data.mcp.tenants as tenants_data
+		with data.mcp.rate_limits as {}
 }
 
 patched(patch) := decide(object.union(base, patch))
@@ -75,7 +76,7 @@ test_allow_tool_call if {
 	decide(base) == {
 		"allow": true,
 		"reason": "allowed",
-		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/search_issues"},
+		"dynamic_metadata": {"sub": "alice", "user": "alice", "method": "tools/call", "tool_id": "issues/search_issues"},
 	}
 }
 
@@ -84,7 +85,7 @@ test_allow_known_methods if {
 		decide(message("request", method, true)) == {
 			"allow": true,
 			"reason": "allowed",
-			"dynamic_metadata": {"sub": "alice", "method": method},
+			"dynamic_metadata": {"sub": "alice", "user": "alice", "method": method},
 		}
 	}
 }
@@ -106,7 +107,7 @@ test_deny_audience_mismatch if {
 		"allow": false,
 		"reason": "audience_mismatch",
 		"jsonrpc_error": forbidden,
-		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/search_issues"},
+		"dynamic_metadata": {"sub": "alice", "user": "alice", "method": "tools/call", "tool_id": "issues/search_issues"},
 	}
 }
 
@@ -181,7 +182,7 @@ test_deny_invalid_roles_claim if {
 	d := patched({"principal": {"roles": [], "roles_error": "invalid_roles_claim"}})
 	denied(d, "invalid_roles_claim")
 	d.jsonrpc_error == forbidden
-	d.dynamic_metadata == {"sub": "alice", "method": "tools/call", "tool_id": "issues/search_issues", "roles_error": "invalid_roles_claim"}
+	d.dynamic_metadata == {"sub": "alice", "user": "alice", "method": "tools/call", "tool_id": "issues/search_issues", "roles_error": "invalid_roles_claim"}
 }
 
 test_deny_invalid_roles_claim_after_registry_checks if {
@@ -207,7 +208,7 @@ test_deny_insufficient_scope if {
 			"scope": "issues:admin mcp:resources mcp:tools",
 		},
 		"jsonrpc_error": forbidden,
-		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/delete_repo"},
+		"dynamic_metadata": {"sub": "alice", "user": "alice", "method": "tools/call", "tool_id": "issues/delete_repo"},
 	}
 }
 
@@ -235,7 +236,7 @@ test_deny_first_failing_check_wins if {
 
 test_allow_metadata_without_principal_sub if {
 	req := json.remove(message("response", "", false), ["principal/sub"])
-	decide(req).dynamic_metadata == {"sub": "", "method": ""}
+	decide(req).dynamic_metadata == {"sub": "", "user": "", "method": ""}
 }
 
 test_deny_allow_rule_false_unless_allowed if {
@@ -302,7 +303,7 @@ test_deny_dpop_required_by_issuer if {
 		"http_status": 401,
 		"challenge": dpop_challenge,
 		"jsonrpc_error": forbidden,
-		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/search_issues"},
+		"dynamic_metadata": {"sub": "alice", "user": "alice", "method": "tools/call", "tool_id": "issues/search_issues"},
 	}
 }
 
@@ -334,7 +335,7 @@ test_deny_dpop_required_by_tool if {
 		"http_status": 401,
 		"challenge": dpop_challenge,
 		"jsonrpc_error": forbidden,
-		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/delete_repo"},
+		"dynamic_metadata": {"sub": "alice", "user": "alice", "method": "tools/call", "tool_id": "issues/delete_repo"},
 	}
 }
 
@@ -350,7 +351,7 @@ test_deny_workload_not_allowed_by_server if {
 		"allow": false,
 		"reason": "workload_not_allowed",
 		"jsonrpc_error": forbidden,
-		"dynamic_metadata": {"sub": "alice", "method": "tools/call", "tool_id": "issues/delete_repo"},
+		"dynamic_metadata": {"sub": "alice", "user": "alice", "method": "tools/call", "tool_id": "issues/delete_repo"},
 	}
 }
 
@@ -461,4 +462,42 @@ test_connected_call_names_its_connections if {
 	d.allow
 	d.connections == ["mail"]
 	not d.needs_connection
+}
+
+limits_data := {"limits": {"user": {"by": ["user"], "rate": {"requests": 60, "window": 60}}}}
+
+decide_limited(req) := d if {
+	d := authz.decision with input as req
+		with data.mcp.servers as servers
+		with data.mcp.roles as roles_data
+		with data.mcp.settings as settings
+		with data.mcp.tenants as tenants_data
+		with data.mcp.rate_limits as limits_data
+}
+
+test_allow_names_rate_limits if {
+	decide_limited(base).rate_limits == [{
+		"name": "user", "key": "user=https://auth.example.test alice",
+		"rate": {"requests": 60, "window": 60},
+	}]
+}
+
+test_deny_names_no_rate_limits if {
+	d := decide_limited(object.union(base, {"principal": {"roles": ["support"]}, "mcp": {"tool": "delete_repo"}}))
+	d.allow == false
+	not d.rate_limits
+}
+
+test_allow_uncounted_method_names_no_rate_limits if {
+	d := decide_limited(message("request", "tools/list", true))
+	d.allow
+	not d.rate_limits
+}
+
+test_allow_metadata_names_tenant if {
+	d := decide(object.union(base, {"principal": {"claims": {"tenant": "acme"}}}))
+	d.dynamic_metadata == {
+		"sub": "alice", "user": "alice", "method": "tools/call",
+		"tenant": "acme", "tool_id": "issues/search_issues",
+	}
 }

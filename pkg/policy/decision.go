@@ -49,6 +49,11 @@ type Decision struct {
 	// goes upstream in the provider's header. One the caller lacks turns the
 	// allow into an elicitation for it.
 	Connections []string `json:"connections,omitempty"`
+	// RateLimits names the rate limits and budgets an allowed request is
+	// counted against, each with its partition key (see the README's "Rate
+	// limits and budgets"). They are checked after the decision, so a
+	// denied request spends nothing; ignored on deny.
+	RateLimits []RateLimit `json:"rate_limits,omitempty"`
 	// Meta is what the engine knows about how this decision was made, for
 	// the decision log and traces. Never part of the policy's result: a
 	// policy cannot set it. Decide fills it on errors too, once a revision
@@ -67,6 +72,40 @@ type Meta struct {
 	ArgumentRules []decisionlog.MaskRule
 	// Registry is the time the registry checks took.
 	Registry time.Duration
+}
+
+// RateLimit is one limit a request is counted against: a Rate or a Budget.
+type RateLimit struct {
+	// Name is the limit's snake_case name (a metric label, the
+	// RateLimit-Policy name); never a user.
+	Name string `json:"name"`
+	// Key is the partition counted, e.g. "user=https://issuer bob".
+	Key string `json:"key"`
+	// Rate limits requests per window with a burst (GCRA).
+	Rate *Rate `json:"rate,omitempty"`
+	// Budget limits cost units per fixed window.
+	Budget *Budget `json:"budget,omitempty"`
+	// Cost is the units this request charges to the Budget (default 0).
+	Cost int64 `json:"cost,omitempty"`
+}
+
+// Rate is a sustained rate with a burst.
+type Rate struct {
+	// Requests allowed per Window, sustained.
+	Requests int64 `json:"requests"`
+	// Window in seconds.
+	Window int64 `json:"window"`
+	// Burst is how many requests may arrive at once (0: Requests).
+	Burst int64 `json:"burst,omitempty"`
+}
+
+// Budget is a quota of cost units per fixed window, aligned to the Unix
+// epoch (a 86400-second window resets at 00:00 UTC).
+type Budget struct {
+	// Units available per Window.
+	Units int64 `json:"units"`
+	// Window in seconds.
+	Window int64 `json:"window"`
 }
 
 // RPCError is a JSON-RPC error code and message.

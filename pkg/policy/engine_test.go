@@ -147,6 +147,13 @@ func TestDecide(t *testing.T) {
 			ResponseHeaders: map[string]string{"x-mcp-authz-hint": "step-up"},
 			DynamicMetadata: map[string]any{"n": 1.0, "s": []any{"a"}, "o": map[string]any{"b": true, "z": nil}, "set": []any{"x"}},
 		}},
+		{"rate limits", `decision := {"allow": true, "reason": "allowed", "rate_limits": [
+	{"name": "user", "key": "user=bob", "rate": {"requests": 60, "window": 60, "burst": 10}},
+	{"name": "tenant_budget", "key": "tenant=acme", "budget": {"units": 1000, "window": 86400}, "cost": 5},
+]}`, Decision{Allow: true, Reason: "allowed", RateLimits: []RateLimit{
+			{Name: "user", Key: "user=bob", Rate: &Rate{Requests: 60, Window: 60, Burst: 10}},
+			{Name: "tenant_budget", Key: "tenant=acme", Budget: &Budget{Units: 1000, Window: 86400}, Cost: 5},
+		}}},
 		{"reason from input", `decision := {"allow": input.mcp.known_method, "reason": "allowed"}`,
 			Decision{Allow: true, Reason: "allowed"}},
 		{"upstream_token", `decision := {"allow": true, "reason": "allowed", "upstream_token": {
@@ -223,6 +230,16 @@ func TestDecidePolicyError(t *testing.T) {
 		{"upstream_token reserved claim sub", `decision := {"allow": true, "reason": "x", "upstream_token": {"claims": {"sub": "root"}}}`},
 		{"upstream_token reserved claim act", `decision := {"allow": true, "reason": "x", "upstream_token": {"claims": {"act": {"sub": "x"}}}}`},
 		{"upstream_token claims list", `decision := {"allow": true, "reason": "x", "upstream_token": {"claims": [1]}}`},
+		{"rate_limits object", `decision := {"allow": true, "reason": "x", "rate_limits": {"name": "a"}}`},
+		{"rate_limit both kinds", `decision := {"allow": true, "reason": "x", "rate_limits": [{"name": "a", "key": "k", "rate": {"requests": 1, "window": 1}, "budget": {"units": 1, "window": 1}}]}`},
+		{"rate_limit neither kind", `decision := {"allow": true, "reason": "x", "rate_limits": [{"name": "a", "key": "k"}]}`},
+		{"rate_limit no name", `decision := {"allow": true, "reason": "x", "rate_limits": [{"key": "k", "rate": {"requests": 1, "window": 1}}]}`},
+		{"rate_limit name not snake", `decision := {"allow": true, "reason": "x", "rate_limits": [{"name": "Per User", "key": "k", "rate": {"requests": 1, "window": 1}}]}`},
+		{"rate_limit zero requests", `decision := {"allow": true, "reason": "x", "rate_limits": [{"name": "a", "key": "k", "rate": {"requests": 0, "window": 1}}]}`},
+		{"rate_limit window too long", `decision := {"allow": true, "reason": "x", "rate_limits": [{"name": "a", "key": "k", "rate": {"requests": 1, "window": 99999999}}]}`},
+		{"rate_limit negative cost", `decision := {"allow": true, "reason": "x", "rate_limits": [{"name": "a", "key": "k", "budget": {"units": 1, "window": 1}, "cost": -1}]}`},
+		{"rate_limit unknown field", `decision := {"allow": true, "reason": "x", "rate_limits": [{"name": "a", "key": "k", "rate": {"requests": 1, "window": 1, "per": "s"}}]}`},
+		{"rate_limits too many", `decision := {"allow": true, "reason": "x", "rate_limits": [{"name": "a", "key": sprintf("%d", [i]), "rate": {"requests": 1, "window": 1}} | some i in numbers.range(1, 17)]}`},
 		{"builtin error", `decision := {"allow": false, "reason": "x", "n": to_number(input.mcp.method)}`},
 		{"conflict", "decision := {\"allow\": false, \"reason\": \"a\"}\n\ndecision := {\"allow\": false, \"reason\": \"b\"} if input.mcp.known_method"},
 	}

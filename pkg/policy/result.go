@@ -17,6 +17,11 @@ const (
 	maxHeaderValueLen = 8 << 10
 	maxMessageLen     = 1 << 10
 	maxMetadataDepth  = 32
+	maxRateLimits     = 16
+	maxLimitKeyLen    = 1024
+	maxLimitWindow    = 366 * 24 * 3600
+	maxLimitQuota     = 1_000_000_000_000
+	maxLimitBurst     = 1_000_000_000
 	minHTTPStatus     = 400
 	maxHTTPStatus     = 599
 )
@@ -91,6 +96,8 @@ func (d *Decision) setField(name string, v ast.Value) error {
 		d.NeedsConnection, err = asNeedsConnection(v)
 	case "connections":
 		d.Connections, err = asConnections(v)
+	case "rate_limits":
+		d.RateLimits, err = asRateLimits(v)
 	default:
 		err = errors.New("unknown field")
 	}
@@ -278,4 +285,86 @@ func isScope(s string) bool {
 		}
 	}
 	return true
+}
+
+// asRateLimits decodes the rate_limits array: at most 16 limits, each a
+// snake_case name, a bounded key and exactly one of rate or budget.
+func asRateLimits(v ast.Value) ([]RateLimit, error) {
+	arr, ok := v.(*ast.Array)
+	if !ok {
+		return nil, fmt.Errorf("is %s; want array", ast.ValueName(v))
+	}
+	if arr.Len() > maxRateLimits {
+		return nil, fmt.Errorf("has %d limits; want at most %d", arr.Len(), maxRateLimits)
+	}
+	out := make([]RateLimit, 0, arr.Len())
+	for i := range arr.Len() {
+		l, err := asRateLimit(arr.Elem(i).Value)
+		if err != nil {
+			return nil, fmt.Errorf("[%d]: %w", i, err)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func asRateLimit(v ast.Value) (RateLimit, error) {
+	var l RateLimit
+	err := asObject(v, map[string]func(ast.Value) error{
+		"name": func(v ast.Value) (err error) { l.Name, err = asReason(v); return err },
+		"key":  func(v ast.Value) (err error) { l.Key, err = asString(v, maxLimitKeyLen); return err },
+		"rate": func(v ast.Value) (err error) { l.Rate, err = asRate(v); return err },
+		"budget": func(v ast.Value) (err error) {
+			l.Budget, err = asBudget(v)
+			return err
+		},
+		"cost": func(v ast.Value) (err error) { l.Cost, err = asInt64(v, 0, maxLimitQuota); return err },
+	})
+	switch {
+	case err != nil:
+		return RateLimit{}, err
+	case l.Name == "":
+		return RateLimit{}, errors.New("name is missing")
+	case (l.Rate == nil) == (l.Budget == nil):
+		return RateLimit{}, errors.New("want exactly one of rate and budget")
+	}
+	return l, nil
+}
+
+func asRate(v ast.Value) (*Rate, error) {
+	var r Rate
+	err := asObject(v, map[string]func(ast.Value) error{
+		"requests": func(v ast.Value) (err error) { r.Requests, err = asInt64(v, 1, maxLimitQuota); return err },
+		"window":   func(v ast.Value) (err error) { r.Window, err = asInt64(v, 1, maxLimitWindow); return err },
+		"burst":    func(v ast.Value) (err error) { r.Burst, err = asInt64(v, 0, maxLimitBurst); return err },
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case r.Requests == 0 || r.Window == 0:
+		return nil, errors.New("requests and window are required")
+	case r.Requests > r.Window*1_000_000:
+		return nil, errors.New("faster than one request per microsecond")
+	}
+	return &r, nil
+}
+
+func asBudget(v ast.Value) (*Budget, error) {
+	var b Budget
+	err := asObject(v, map[string]func(ast.Value) error{
+		"units":  func(v ast.Value) (err error) { b.Units, err = asInt64(v, 1, maxLimitQuota); return err },
+		"window": func(v ast.Value) (err error) { b.Window, err = asInt64(v, 1, maxLimitWindow); return err },
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case b.Units == 0 || b.Window == 0:
+		return nil, errors.New("units and window are required")
+	}
+	return &b, nil
+}
+
+func asInt64(v ast.Value, lo, hi int) (int64, error) {
+	i, err := asInt(v, lo, hi)
+	return int64(i), err
 }

@@ -44,6 +44,9 @@ type PinnedTool struct {
 	Scopes []string `json:"scopes,omitempty"`
 	// Manifest is the whole approved tool definition.
 	Manifest map[string]any `json:"manifest,omitempty"`
+	// Cost is the units a call charges to the budgets that apply (nil: 1).
+	// Kept on re-pin.
+	Cost *int64 `json:"cost,omitempty"`
 	// RequireDPoP refuses calls with a token that is not DPoP-bound.
 	RequireDPoP bool `json:"require_dpop,omitempty"`
 	// Workloads, when set, are the calling workloads allowed to call the tool.
@@ -54,8 +57,8 @@ type PinnedTool struct {
 var defaultScopes = []string{"mcp:tools"}
 
 // Pin approves the live tool definitions of server (from FetchTools): every
-// live tool gets its manifest and content_hash (the hex sha256 is dropped), keeping the scopes, require_dpop and
-// workloads a reviewer gave it before (a new tool gets ["mcp:tools"]). Tools no longer live are dropped. previous
+// live tool gets its manifest and content_hash (the hex sha256 is dropped), keeping the scopes, require_dpop,
+// cost and workloads a reviewer gave it before (a new tool gets ["mcp:tools"]). Tools no longer live are dropped. previous
 // may be nil; resource "" keeps previous.Resource. The changes are those of
 // Diff(server, previous, live), for review.
 func Pin(server, resource string, live map[string]map[string]any, previous *ServerData) (ServerData, []Change) {
@@ -73,7 +76,7 @@ func Pin(server, resource string, live map[string]map[string]any, previous *Serv
 			if p.Scopes != nil {
 				entry.Scopes = slices.Clone(p.Scopes)
 			}
-			entry.RequireDPoP, entry.Workloads = p.RequireDPoP, slices.Clone(p.Workloads)
+			entry.RequireDPoP, entry.Workloads, entry.Cost = p.RequireDPoP, slices.Clone(p.Workloads), p.Cost
 		}
 		entry.ContentHash, problems = pinHash(server, name, live[name], problems)
 		sd.Tools[name] = entry

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/mcp-authz/mcp-authz/pkg/config"
 	"github.com/mcp-authz/mcp-authz/pkg/connect"
@@ -22,6 +23,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/pkg/identity/dpop"
 	"github.com/mcp-authz/mcp-authz/pkg/mcp"
 	"github.com/mcp-authz/mcp-authz/pkg/policy"
+	"github.com/mcp-authz/mcp-authz/pkg/ratelimit"
 	"github.com/mcp-authz/mcp-authz/pkg/registry"
 	"github.com/mcp-authz/mcp-authz/pkg/telemetry"
 )
@@ -53,6 +55,9 @@ type Components struct {
 	watcher    *registry.Watcher
 	cfg        *config.Config
 	log        *slog.Logger
+	// Limiter counts rate limits and budgets; it takes cost reports.
+	Limiter *ratelimit.Limiter
+	redis   *redis.Client
 }
 
 // Start starts background work (drift polls); Build alone starts none, so
@@ -124,8 +129,18 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Op
 	}
 	c.Upstream = up
 	c.closers = append(c.closers, up.close)
-	v, nonces, err := newIdentity(ctx, cfg, log)
+	if cfg.RateLimits.Backend == "redis" {
+		rc, err := newRedisClient(cfg.RateLimits.Redis)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.redis = rc
+		c.closers = append(c.closers, func() { _ = rc.Close() })
+	}
+	v, nonces, err := c.newIdentity(ctx, cfg, log)
 	if err != nil {
+		c.Close()
 		return nil, err
 	}
 	c.Verifier = v
@@ -182,6 +197,10 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Op
 		c.Close()
 		return nil, err
 	}
+	if err := c.buildLimiter(cfg, log); err != nil {
+		c.Close()
+		return nil, err
+	}
 	c.Server = c.NewServer(c.Engine)
 	if err := c.buildProcessor(cfg, log); err != nil {
 		c.Close()
@@ -229,12 +248,12 @@ func (c *Components) Close() {
 
 // newIdentity builds the token verifier and, when dpop.nonce is enabled,
 // the nonce source it shares with the ext_authz server.
-func newIdentity(ctx context.Context, cfg *config.Config, log *slog.Logger) (*identity.Verifier, *dpop.NonceSource, error) {
+func (c *Components) newIdentity(ctx context.Context, cfg *config.Config, log *slog.Logger) (*identity.Verifier, *dpop.NonceSource, error) {
 	nonces, err := newNonces(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	ic := identityConfig(cfg, log)
+	ic := c.identityConfig(cfg, log)
 	ic.DPoP.Nonces = nonces
 	v, err := identity.New(ctx, ic)
 	if err != nil {
@@ -268,7 +287,7 @@ func nonceIssuer(s *dpop.NonceSource) extauthz.NonceIssuer {
 	return s
 }
 
-func identityConfig(cfg *config.Config, log *slog.Logger) identity.Config {
+func (c *Components) identityConfig(cfg *config.Config, log *slog.Logger) identity.Config {
 	ic := identity.Config{
 		RolesClaim:         cfg.RolesClaim,
 		RolesClaimFormat:   cfg.RolesClaimFormat,
@@ -281,6 +300,10 @@ func identityConfig(cfg *config.Config, log *slog.Logger) identity.Config {
 		MinRefetchInterval: cfg.Identity.MinRefetchInterval.D(),
 		DPoP:               dpopOptions(cfg),
 		Logger:             log,
+	}
+	if c.redis != nil {
+		ic.DPoP.Replay = &redisReplay{c: c.redis, local: dpop.NewReplayCache(cfg.DPoP.ReplayCacheSize),
+			timeout: cfg.RateLimits.Redis.Timeout.D(), useLocal: cfg.RateLimits.OnBackendError == "local", log: log}
 	}
 	for _, is := range cfg.Issuers {
 		ic.Issuers = append(ic.Issuers, identity.IssuerConfig{
@@ -339,6 +362,7 @@ func (a *App) adminMux() *http.ServeMux {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", a.comp.Metrics.Handler())
+	mux.HandleFunc("POST /ratelimit/cost", a.serveCostReport)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		draining := a.draining.Load()
 		ready := !draining && a.comp.Ready()

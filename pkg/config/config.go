@@ -106,6 +106,8 @@ type Config struct {
 	DenyFormat string `json:"deny_format"`
 	// Limits bound what a caller controls.
 	Limits Limits `json:"limits"`
+	// RateLimits says where rate limits and budgets are counted.
+	RateLimits RateLimits `json:"rate_limits"`
 	// DriftWatch lists upstreams whose live tools are compared with the
 	// approved manifests at an interval.
 	DriftWatch []DriftUpstream `json:"drift_watch"`

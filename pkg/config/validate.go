@@ -43,6 +43,7 @@ func (c *Config) ApplyDefaults() {
 		setDur(&c.Bundle.Poll.MaxDelay, max(DefaultBundleMaxDelay, c.Bundle.Poll.MinDelay.D()))
 	}
 	setDur(&c.DPoP.Nonce.Lifetime, DefaultNonceLifetime)
+	c.RateLimits.applyDefaults()
 	for i := range c.DriftWatch {
 		setDur(&c.DriftWatch[i].Interval, DefaultDriftInterval)
 	}
@@ -105,6 +106,7 @@ func (c *Config) Validate() error {
 	c.validateTokens(add)
 	c.validateOperations(add)
 	c.validateConnect(add)
+	c.RateLimits.validate(add)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -63,6 +63,16 @@ const (
 	// CredentialStoreUnavailable: the credential store could not be read
 	// (503); the call is never forwarded without its credential.
 	CredentialStoreUnavailable Reason = "credential_store_unavailable"
+	// RateLimited: a rate limit the decision named refused the request (429).
+	RateLimited Reason = "rate_limited"
+	// BudgetExhausted: a cost budget the decision named is spent (429).
+	BudgetExhausted Reason = "budget_exhausted"
+	// RateLimitUnavailable: the limits could not be counted (Redis down
+	// with on_backend_error: deny, or local storage full of limited callers).
+	RateLimitUnavailable Reason = "rate_limit_unavailable"
+	// ReplayCacheUnavailable: the shared DPoP replay cache (Redis) could
+	// not record a proof, so its freshness cannot be vouched for (503).
+	ReplayCacheUnavailable Reason = "replay_cache_unavailable"
 )
 
 // Error is a denial with its reason and the underlying cause. The cause is

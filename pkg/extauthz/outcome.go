@@ -18,6 +18,7 @@ const (
 	codeInternal       = -32603
 	codeHeaderMismatch = -32020
 	codeUnsupportedVer = -32022
+	codeRateLimited    = CodeRateLimited
 	// CodePolicyDenied is the JSON-RPC error code of a policy denial. It is in
 	// the implementation-defined server range and collides with none of MCP's
 	// (-32002, -32020…-32022, -32042) nor the TypeScript SDK's -32000/-32001.
@@ -29,13 +30,14 @@ type outcome struct {
 	allow     bool
 	reason    string
 	status    int
-	rpcCode   int             // 0: no JSON-RPC body
-	rpcData   map[string]any  // error.data
-	id        json.RawMessage // echoed byte-exact; nil means null
-	challenge string          // WWW-Authenticate value
-	allowHdr  bool            // add Allow on a 405
-	toolRes   bool            // answer as a CallToolResult (deny_format tool_result)
-	nonce     string          // DPoP-Nonce to send (RFC 9449 §8), "" for none
+	rpcCode   int               // 0: no JSON-RPC body
+	rpcData   map[string]any    // error.data
+	id        json.RawMessage   // echoed byte-exact; nil means null
+	challenge string            // WWW-Authenticate value
+	allowHdr  bool              // add Allow on a 405
+	toolRes   bool              // answer as a CallToolResult (deny_format tool_result)
+	nonce     string            // DPoP-Nonce to send (RFC 9449 §8), "" for none
+	headers   map[string]string // response headers of rate limits (allow and deny)
 	decision  *policy.Decision
 	input     *policy.Input // the decided input of an allow, for the ext_proc handoff
 	cause     error         // for logs only

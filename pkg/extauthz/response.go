@@ -36,6 +36,7 @@ var rpcMessages = map[int]string{
 	codeHeaderMismatch: "Header mismatch",
 	codeUnsupportedVer: "Unsupported protocol version",
 	CodePolicyDenied:   "Forbidden by policy",
+	codeRateLimited:    "Rate limited",
 }
 
 // respond builds the CheckResponse for an outcome.
@@ -51,7 +52,7 @@ func allowResponse(v *view, o outcome) *authv3.CheckResponse {
 	var md *structpb.Struct
 	if d := o.decision; d != nil {
 		ok.Headers = headerOptions(d.UpstreamHeaders, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD)
-		ok.ResponseHeadersToAdd = headerOptions(d.ResponseHeaders, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD)
+		ok.ResponseHeadersToAdd = headerOptions(merged(o.headers, d.ResponseHeaders), corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD)
 		ok.HeadersToRemove = spoofedHeaders(v, d.UpstreamHeaders)
 		md = metadata(d.DynamicMetadata)
 	} else {
@@ -118,6 +119,9 @@ func denyResponse(o outcome) *authv3.CheckResponse {
 	}
 	if o.nonce != "" {
 		hdrs[NonceHeader] = o.nonce
+	}
+	for k, val := range o.headers {
+		hdrs[k] = val
 	}
 	if o.decision != nil {
 		for k, val := range o.decision.ResponseHeaders {
@@ -186,6 +190,21 @@ func rpcErrorBody(o outcome) string {
 	b.Write(d)
 	b.WriteString(`}}`)
 	return b.String()
+}
+
+// merged returns ours with theirs added where ours has no value.
+func merged(ours, theirs map[string]string) map[string]string {
+	if len(ours) == 0 {
+		return theirs
+	}
+	out := make(map[string]string, len(ours)+len(theirs))
+	for k, v := range theirs {
+		out[k] = v
+	}
+	for k, v := range ours {
+		out[k] = v
+	}
+	return out
 }
 
 // headerOptions turns a map into sorted HeaderValueOptions.

@@ -102,6 +102,9 @@ type Options struct {
 	// Shadow is the mode of requests that match no hop (mode: shadow);
 	// a matched hop's own Shadow decides for its requests.
 	Shadow bool
+	// Limiter counts the rate limits and budgets of allowed decisions
+	// (nil: limits are not counted).
+	Limiter Limiter
 }
 
 // Server implements envoy.service.auth.v3.Authorization.
@@ -266,7 +269,7 @@ func (s *Server) authorize(ctx context.Context, v *view, t *trail, h hop.Hop, ms
 	if err != nil {
 		return s.fail(err, msg.ID, h)
 	}
-	o := s.afterDecision(ctx, s.fromDecision(d, msg, h), facts, msg, rev, p, h)
+	o := s.limit(ctx, s.afterDecision(ctx, s.fromDecision(d, msg, h), facts, msg, rev, p, h), v, msg, h)
 	o.input = in // the handoff of an allow (shadow mode allows policy denials too)
 	if !o.allow {
 		return o

@@ -41,6 +41,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer receives counts (nil: none).
 	Observer Observer
+	// Pending keeps the budgets of allowed requests until their cost is
+	// reported (nil: in process, DefaultPendingSize entries); with Redis,
+	// Redis, so any replica takes the report.
+	Pending PendingStore
+	// PendingTTL is how long a request's budgets wait for a cost report
+	// (0: DefaultPendingTTL).
+	PendingTTL time.Duration
 }
 
 // Limiter judges the limits of a request. With a shared backend the local
@@ -57,6 +64,8 @@ type Request struct {
 	Limits []Limit
 	// Tool is the canonical tool id, a metric label only.
 	Tool string
+	// RequestID identifies the request for a later cost report ("": none).
+	RequestID string
 }
 
 // New returns a Limiter.
@@ -66,6 +75,12 @@ func New(cfg Config) *Limiter {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Pending == nil {
+		cfg.Pending = newLocalPending(DefaultPendingSize, cfg.Clock)
+	}
+	if cfg.PendingTTL <= 0 {
+		cfg.PendingTTL = DefaultPendingTTL
 	}
 	return &Limiter{cfg: cfg, local: NewLocal(cfg.MaxKeys)}
 }
@@ -91,7 +106,52 @@ func (l *Limiter) Take(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 	l.observe(req, res)
+	if res.Allowed && req.RequestID != "" {
+		l.remember(ctx, req)
+	}
 	return res, nil
+}
+
+// remember keeps the request's budgets for its cost report; a failure only
+// means a later report finds nothing (logged), never a refused request.
+func (l *Limiter) remember(ctx context.Context, req Request) {
+	var budgets []Limit
+	for _, lim := range req.Limits {
+		if lim.Kind == KindBudget {
+			budgets = append(budgets, lim)
+		}
+	}
+	if len(budgets) == 0 {
+		return
+	}
+	if err := l.cfg.Pending.Put(ctx, req.RequestID, Pending{Limits: budgets, Tool: req.Tool}, l.cfg.PendingTTL); err != nil {
+		l.cfg.Logger.Warn("rate-limit: cannot keep budgets for a cost report", "error", err.Error())
+	}
+}
+
+// Report charges the cost an upstream reported for an allowed request to
+// the budgets it was counted against: the part of cost beyond what was
+// charged when it was allowed (never a refund). A request id is reported
+// once; an unknown one is ErrUnknownRequest. It returns the units charged.
+func (l *Limiter) Report(ctx context.Context, requestID string, cost int64) (int64, error) {
+	if cost < 0 || cost > MaxCost {
+		return 0, errors.New("ratelimit: cost outside [0, 1e12]")
+	}
+	p, err := l.cfg.Pending.Take(ctx, requestID)
+	if err != nil {
+		return 0, err
+	}
+	var extra int64
+	for _, lim := range p.Limits {
+		extra = max(extra, cost-lim.Cost)
+	}
+	if extra <= 0 {
+		return 0, nil
+	}
+	if err := l.Charge(ctx, p.Limits, extra, p.Tool); err != nil {
+		return 0, err
+	}
+	return extra, nil
 }
 
 func (l *Limiter) take(ctx context.Context, ls []Limit, now int64) (Result, error) {

@@ -60,6 +60,23 @@ type Options struct {
 	// Nonces, when set, requires every proof to carry a valid, unexpired
 	// server nonce it issued (RFC 9449 §8); nil means nonces are off.
 	Nonces *NonceSource
+	// Replay records proofs until they expire; nil means an in-process
+	// cache of ReplayCacheSize entries. A store shared by every replica
+	// (Redis) refuses a proof replayed to another replica.
+	Replay ReplayStore
+}
+
+// ReplayStore remembers each proof (key: SHA-256 of the key thumbprint
+// and jti) until exp. Add refuses a key seen before with an
+// invalid_dpop_proof denial, and any key it cannot record with a 503
+// denial (never an allow).
+type ReplayStore interface {
+	Add(key [sha256.Size]byte, exp, now time.Time) error
+}
+
+// ReplayDenial is the denial a ReplayStore returns for a replayed proof.
+func ReplayDenial() error {
+	return invalid(detailReplay, errors.New("dpop: jti already seen for this key"))
 }
 
 // Params is one request to check.
@@ -82,7 +99,7 @@ type Checker struct {
 	algs   map[string]bool
 	window time.Duration
 	clock  func() time.Time
-	replay *replayCache
+	replay ReplayStore
 	nonces *NonceSource
 }
 
@@ -100,7 +117,7 @@ func New(o Options) (*Checker, error) {
 		algs:   algs,
 		window: o.IATWindow,
 		clock:  o.Clock,
-		replay: newReplayCache(o.ReplayCacheSize),
+		replay: o.Replay,
 		nonces: o.Nonces,
 	}, nil
 }
@@ -133,6 +150,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.Replay == nil {
+		o.Replay = newReplayCache(o.ReplayCacheSize)
 	}
 	return o
 }
@@ -183,7 +203,7 @@ func (c *Checker) Check(p Params) error {
 			return err
 		}
 	}
-	return c.replay.add(replayKey(pf.thumbprint, pf.claims.jti), pf.claims.iat.Add(c.window), now)
+	return c.replay.Add(replayKey(pf.thumbprint, pf.claims.jti), pf.claims.iat.Add(c.window), now)
 }
 
 // checkClaims checks the verified claims against the request, the token and

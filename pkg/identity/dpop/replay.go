@@ -31,20 +31,30 @@ type replayCache struct {
 	expires expiryHeap
 }
 
+// NewReplayCache returns the in-process ReplayStore of at most limit live
+// entries (0: DefaultReplayCacheSize): shared stores keep one beside them so
+// a replay to the same replica is refused without a round trip.
+func NewReplayCache(limit int) ReplayStore {
+	if limit <= 0 {
+		limit = DefaultReplayCacheSize
+	}
+	return newReplayCache(limit)
+}
+
 // newReplayCache returns an empty cache holding at most limit live entries.
 func newReplayCache(limit int) *replayCache {
 	return &replayCache{limit: limit, seen: make(map[[sha256.Size]byte]struct{})}
 }
 
-// add records key until exp, purging entries that expired before now. It
+// Add records key until exp, purging entries that expired before now. It
 // refuses a key already present (a replay) and, when the cache is full of
 // live entries, any new key.
-func (r *replayCache) add(key [sha256.Size]byte, exp, now time.Time) error {
+func (r *replayCache) Add(key [sha256.Size]byte, exp, now time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.purge(now)
 	if _, ok := r.seen[key]; ok {
-		return invalid(detailReplay, errors.New("dpop: jti already seen for this key"))
+		return ReplayDenial()
 	}
 	if len(r.seen) >= r.limit {
 		return denial.WithDetail(denial.ReplayCacheFull, detailFull, errors.New("dpop: replay cache full of live entries"))

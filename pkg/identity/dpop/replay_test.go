@@ -34,7 +34,7 @@ func TestReplayFlood(t *testing.T) {
 		p := k.es256.params(k.es256.proof(t, fmt.Sprintf("after-%d", i), nil, map[string]any{"iat": later.Unix()}))
 		wantDenial(t, fmt.Sprintf("Check(after-%d)", i), c.Check(p), "", "")
 	}
-	if got := c.replay.size(); got != n {
+	if got := c.replay.(*replayCache).size(); got != n {
 		t.Errorf("replay cache holds %d entries after the window; want %d", got, n)
 	}
 }
@@ -102,7 +102,7 @@ func TestReplayCacheExpiry(t *testing.T) {
 		{name: "expired key reusable", key: "b", exp: 50 * time.Second, now: 31 * time.Second},
 	}
 	for _, s := range steps {
-		err := r.add(key(s.key), t0.Add(s.exp), t0.Add(s.now))
+		err := r.Add(key(s.key), t0.Add(s.exp), t0.Add(s.now))
 		if got := denial.ReasonOf(err); (err == nil) != (s.reason == "") || (err != nil && got != s.reason) {
 			t.Errorf("%s: add(%q) = %v; want reason %q", s.name, s.key, err, s.reason)
 		}

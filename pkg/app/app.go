@@ -76,9 +76,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		comp.Close()
 		return nil, err
 	}
+	gopts, err := a.secure()
+	if err != nil {
+		a.closeListeners()
+		comp.Close()
+		return nil, err
+	}
 	// A CheckRequest carries a request body; a ProcessingRequest a buffered
 	// response body: the larger bound, plus room for headers and metadata.
-	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(max(cfg.Limits.BodyBytes, cfg.ExtProc.MaxBodyBytes) + 1<<20))
+	gopts = append(gopts, grpc.MaxRecvMsgSize(max(cfg.Limits.BodyBytes, cfg.ExtProc.MaxBodyBytes)+1<<20))
+	a.grpc = grpc.NewServer(gopts...)
 	a.health = health.NewServer()
 	a.setServing(false)
 	authv3.RegisterAuthorizationServer(a.grpc, comp.Server)

@@ -148,6 +148,9 @@ type Config struct {
 	DecisionLog DecisionLog `json:"decision_log"`
 	// Tracing exports OpenTelemetry spans of every Check; off when empty.
 	Tracing Tracing `json:"tracing"`
+	// TLS serves the gRPC listener over TLS (mTLS with client_ca_file);
+	// its admin and public blocks do the same for those listeners.
+	TLS TLS `json:"tls"`
 }
 
 // Modes.
@@ -162,6 +165,37 @@ const (
 	OutputFile   = "file"
 	OutputHTTP   = "http"
 )
+
+// TLS is the gRPC listener's TLS, with the admin and public listeners'.
+type TLS struct {
+	// CertFile and KeyFile are the PEM certificate chain and key (reloaded
+	// when they change); empty: plain text.
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+	// ClientCAFile requires client certificates signed by it (mTLS).
+	ClientCAFile string `json:"client_ca_file"`
+	// Admin is the admin listener's TLS.
+	Admin TLSFiles `json:"admin"`
+	// Public is the public listener's TLS.
+	Public TLSFiles `json:"public"`
+}
+
+// TLSFiles are one listener's TLS files.
+type TLSFiles struct {
+	// CertFile and KeyFile are the PEM certificate chain and key.
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+	// ClientCAFile requires client certificates signed by it (mTLS).
+	ClientCAFile string `json:"client_ca_file"`
+}
+
+// GRPC returns the gRPC listener's files.
+func (t TLS) GRPC() TLSFiles {
+	return TLSFiles{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile}
+}
+
+// Enabled reports whether the listener serves TLS.
+func (f TLSFiles) Enabled() bool { return f.CertFile != "" }
 
 // Tracing configures OpenTelemetry tracing; an empty Exporter disables it.
 type Tracing struct {

@@ -275,6 +275,9 @@ func (c *Config) validateOperations(add addFunc) {
 		add("decision_log.output", "must be stdout, file or http, got %q", dl.Output)
 	}
 	c.validateTracing(add)
+	checkTLS(add, "tls", c.TLS.GRPC())
+	checkTLS(add, "tls.admin", c.TLS.Admin)
+	checkTLS(add, "tls.public", c.TLS.Public)
 	if dl.BufferRecords <= 0 || dl.BufferRecords > 1<<20 {
 		add("decision_log.buffer_records", "must be in [1, %d], got %d", 1<<20, dl.BufferRecords)
 	}
@@ -319,6 +322,15 @@ func (c *Config) validateBundle(add addFunc) {
 	}
 	if p.LongPollingTimeout.D() != 0 && p.LongPollingTimeout.D() < time.Second {
 		add("bundle.poll.long_polling_timeout", "at least 1s (or 0: off), got %s", p.LongPollingTimeout.D())
+	}
+}
+
+func checkTLS(add addFunc, key string, f TLSFiles) {
+	if (f.CertFile == "") != (f.KeyFile == "") {
+		add(key, "cert_file and key_file go together")
+	}
+	if f.ClientCAFile != "" && f.CertFile == "" {
+		add(key+".client_ca_file", "needs cert_file and key_file (mTLS is TLS)")
 	}
 }
 

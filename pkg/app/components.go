@@ -379,6 +379,7 @@ func (a *App) adminMux() *http.ServeMux {
 	if a.cfg.Pprof {
 		mountPprof(mux)
 	}
+	a.mountConnectAdmin(mux)
 	return mux
 }
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -202,5 +205,38 @@ func TestElicitationConnectedCallCarriesCredential(t *testing.T) {
 	}
 	if len(s.Upstream.Headers()) != 1 {
 		t.Fatal("bob's call reached the upstream")
+	}
+}
+
+// TestElicitationOperatorRevokesSubject: an operator's DELETE /connections
+// on the admin listener removes a user's credentials; the next call elicits.
+func TestElicitationOperatorRevokesSubject(t *testing.T) {
+	s, _ := connectStack(t, connectStackConfig(t, "", ""), false)
+	ctx := testCtx(t)
+	k := credstore.Key{Issuer: e2eIssuer, Subject: "alice", Provider: "mail"}
+	if err := s.App.Connect().Store().Put(ctx, k, credstore.Credential{AccessToken: "mk_x12345678", Scopes: []string{"mail.read"}}); err != nil {
+		t.Fatal(err)
+	}
+	u := "http://" + s.App.Addr("admin") + "/connections?iss=" + url.QueryEscape(e2eIssuer) + "&sub=alice"
+	req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"revoked":1`) {
+		t.Fatalf("revoke: %d %s", resp.StatusCode, body)
+	}
+	rec := &elicitRecorder{}
+	alice, err := mcpharness.Connect(ctx, t, s.Endpoint, bearer(t, "alice", "admin"),
+		mcpharness.ClientOptions{ProtocolVersion: "2025-11-25", Client: urlClient(rec), DisableStandaloneSSE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
+	var rpcErr *jsonrpc.Error
+	if !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeURLElicitationRequired {
+		t.Fatalf("after revocation: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,14 @@ import (
 // Start runs redis-server without persistence on 127.0.0.1 and returns its
 // address; it is killed when the test ends.
 func Start(t testing.TB) string {
+	t.Helper()
+	addr, _ := StartStoppable(t)
+	return addr
+}
+
+// StartStoppable is Start that also returns a stop function, for tests of
+// what happens when Redis goes away mid-run; stopping twice is harmless.
+func StartStoppable(t testing.TB) (addr string, stop func()) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -29,13 +38,17 @@ func Start(t testing.TB) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	waitReady(t, addr)
-	return addr
+	return addr, stop
 }
 
 func freePort(t testing.TB) int {

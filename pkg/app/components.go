@@ -58,6 +58,7 @@ type Components struct {
 	// Limiter counts rate limits and budgets; it takes cost reports.
 	Limiter *ratelimit.Limiter
 	redis   *redis.Client
+	nonces  *dpop.NonceSource
 }
 
 // Start starts background work (drift polls); Build alone starts none, so
@@ -121,54 +122,96 @@ func (c *Components) NewServer(d extauthz.Decider) *extauthz.Server {
 }
 
 // Build constructs the components and activates the configured bundle.
+// Each step may use what the earlier ones built; the first failure closes
+// everything built so far.
 func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Option) (*Components, error) {
 	c := &Components{cfg: cfg, log: log}
-	up, err := buildUpstream(cfg)
-	if err != nil {
-		return nil, err
+	steps := []func() error{
+		func() error { return c.buildUpstreamTokens(cfg) },
+		func() error { return c.buildRedis(cfg) },
+		func() error { return c.buildIdentity(ctx, cfg, log) },
+		func() error { return c.buildEngine(ctx, cfg, log) },
+		func() error { c.buildServerOptions(cfg, log); return nil },
+		func() error { return c.buildOperations(ctx, cfg, log, with) },
+		c.registerMetrics,
+		func() error { return c.buildConnect(cfg) },
+		func() error { return c.buildLimiter(cfg, log) },
+		func() error { c.Server = c.NewServer(c.Engine); return nil },
+		func() error { return c.buildProcessor(cfg, log) },
 	}
-	c.Upstream = up
-	c.closers = append(c.closers, up.close)
-	if cfg.RateLimits.Backend == "redis" {
-		rc, err := newRedisClient(cfg.RateLimits.Redis)
-		if err != nil {
+	for _, step := range steps {
+		if err := step(); err != nil {
 			c.Close()
 			return nil, err
 		}
-		c.redis = rc
-		c.closers = append(c.closers, func() { _ = rc.Close() })
 	}
+	c.Metadata = publicHandler(identity.MetadataHandler(metadataDocs(cfg)), c.Upstream.publisher)
+	return c, nil
+}
+
+// buildUpstreamTokens builds what allowed requests carry upstream (minted
+// or exchanged tokens).
+func (c *Components) buildUpstreamTokens(cfg *config.Config) error {
+	up, err := buildUpstream(cfg)
+	if err != nil {
+		return err
+	}
+	c.Upstream = up
+	c.closers = append(c.closers, up.close)
+	return nil
+}
+
+// buildRedis opens the one Redis client the rate limits (and the shared
+// DPoP replay cache) use, when the rate-limit backend is redis.
+func (c *Components) buildRedis(cfg *config.Config) error {
+	if cfg.RateLimits.Backend != "redis" {
+		return nil
+	}
+	rc, err := newRedisClient(cfg.RateLimits.Redis)
+	if err != nil {
+		return err
+	}
+	c.redis = rc
+	c.closers = append(c.closers, func() { _ = rc.Close() })
+	return nil
+}
+
+// buildIdentity builds the token verifier and the DPoP nonce source.
+func (c *Components) buildIdentity(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	v, nonces, err := c.newIdentity(ctx, cfg, log)
 	if err != nil {
-		c.Close()
-		return nil, err
+		return err
 	}
-	c.Verifier = v
+	c.Verifier, c.nonces = v, nonces
 	c.closers = append(c.closers, v.Close)
+	return nil
+}
+
+// buildEngine builds the drift watcher and the policy engine, activates
+// the configured bundle and checks that every watched server is in it.
+func (c *Components) buildEngine(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	watcher, err := newWatcher(cfg, log, func(server string) map[string]string {
 		return c.Engine.ApprovedHashes(server)
 	})
 	if err != nil {
-		c.Close()
-		return nil, err
+		return err
 	}
 	opts := policy.Options{Deadline: cfg.Policy.Deadline.D(), EnableNetwork: cfg.Policy.EnableNetwork, Logger: log,
-		ResponseDeadline: cfg.ExtProc.Deadline.D()}
+		ResponseDeadline: cfg.ExtProc.Deadline.D(), Smoke: true}
 	if watcher != nil {
 		opts.Drift = watcher
 		c.closers = append(c.closers, func() { _ = watcher.Close() })
 		c.watcher = watcher
 	}
-	opts.Smoke = true
 	c.Engine = policy.New(opts)
 	if err := c.buildBundles(ctx, cfg.Bundle, log); err != nil {
-		c.Close()
-		return nil, err
+		return err
 	}
-	if err := checkDriftServers(cfg, c.Engine); err != nil {
-		c.Close()
-		return nil, err
-	}
+	return checkDriftServers(cfg, c.Engine)
+}
+
+// buildServerOptions sets the ext_authz server's options and metrics.
+func (c *Components) buildServerOptions(cfg *config.Config, log *slog.Logger) {
 	c.serverOpts = extauthz.Options{
 		Hops:             hop.New(hopsOf(cfg)),
 		AllowedOrigins:   cfg.AllowedOrigins,
@@ -178,36 +221,13 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Op
 		MaxInFlight:      cfg.Limits.MaxInFlight,
 		DeadlineMargin:   cfg.CheckDeadlineMargin.D(),
 		DPoPAlgs:         dpop.Algorithms(dpopOptions(cfg)),
-		DPoPNonces:       nonceIssuer(nonces),
+		DPoPNonces:       nonceIssuer(c.nonces),
 		Logger:           log,
-		Tokens:           up.source,
+		Tokens:           c.Upstream.source,
 		Shadow:           cfg.Mode == config.ModeShadow,
 	}
 	c.Metrics = telemetry.New()
 	c.serverOpts.Observer = c.Metrics
-	if err := c.buildOperations(ctx, cfg, log, with); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if err := c.registerMetrics(); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if err := c.buildConnect(cfg); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if err := c.buildLimiter(cfg, log); err != nil {
-		c.Close()
-		return nil, err
-	}
-	c.Server = c.NewServer(c.Engine)
-	if err := c.buildProcessor(cfg, log); err != nil {
-		c.Close()
-		return nil, err
-	}
-	c.Metadata = publicHandler(identity.MetadataHandler(metadataDocs(cfg)), up.publisher)
-	return c, nil
 }
 
 // registerMetrics adds the collectors that read other components' state

@@ -63,7 +63,8 @@
 //     per-route filter config: context_extensions and metadata_context are
 //     set per gate (or per request through Config.Metadata).
 //   - ext_proc: FULL_DUPLEX_STREAMED, GRPC body mode, trailers, attributes,
-//     mode_override and observability_mode are not implemented; STREAMED
+//     mode_override and observability_mode are outside this gate (Envoy has
+//     them; the gate does not reproduce them); STREAMED
 //     response bodies are exchanged one upstream read at a time.
 //   - The gate is HTTP/1.1 (or HTTP/2 over TLS when Config.TLS is set), on
 //     loopback only.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -24,6 +23,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/pkg/identity/dpop"
 	"github.com/mcp-authz/mcp-authz/pkg/ratelimit"
 	"github.com/mcp-authz/mcp-authz/pkg/telemetry"
+	"github.com/mcp-authz/mcp-authz/pkg/tlsreload"
 )
 
 // maxCostReportBytes bounds a cost report's body.
@@ -112,14 +112,11 @@ func newRedisClient(rc config.Redis) (*redis.Client, error) {
 	if rc.TLS.Enabled {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: rc.TLS.ServerName}
 		if rc.TLS.CAFile != "" {
-			pem, err := os.ReadFile(rc.TLS.CAFile)
+			pool, err := tlsreload.LoadCAPool(rc.TLS.CAFile)
 			if err != nil {
 				return nil, fmt.Errorf("app: rate_limits.redis.tls.ca_file: %w", err)
 			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, errors.New("app: rate_limits.redis.tls.ca_file: no PEM certificate")
-			}
+			tc.RootCAs = pool
 		}
 		opts.TLSConfig = tc
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,11 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/mcp-authz/mcp-authz/pkg/redact"
+	"github.com/mcp-authz/mcp-authz/pkg/tlsreload"
 )
 
 // maxRedirects bounds same-host redirects of a key-set or discovery fetch.
@@ -43,7 +42,7 @@ type fetchClient struct {
 func newFetchClient(ctx context.Context, ic IssuerConfig, timeout time.Duration, maxBytes int) (*fetchClient, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if ic.CAFile != "" {
-		pool, err := loadCAPool(ic.CAFile)
+		pool, err := tlsreload.LoadCAPool(ic.CAFile)
 		if err != nil {
 			return nil, err
 		}
@@ -66,19 +65,6 @@ func newFetchClient(ctx context.Context, ic IssuerConfig, timeout time.Duration,
 		CheckRedirect: redirectPolicy(ic.InsecureHTTP),
 	}
 	return &fetchClient{ctx: ctx, hc: hc, transport: tr, timeout: timeout, maxBytes: int64(maxBytes)}, nil
-}
-
-// loadCAPool reads a PEM bundle into a pool; it must hold a certificate.
-func loadCAPool(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read CAFile: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("CAFile %q holds no PEM certificate", path)
-	}
-	return pool, nil
 }
 
 // redirectPolicy allows a few redirects to the same host, never a scheme

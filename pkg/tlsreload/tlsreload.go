@@ -8,7 +8,6 @@ package tlsreload
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -128,13 +127,25 @@ func (r *Reloader) load() (*tls.Certificate, *x509.CertPool, error) {
 	if r.files.ClientCAFile == "" {
 		return &cert, nil, nil
 	}
-	pem, err := os.ReadFile(r.files.ClientCAFile)
+	pool, err := LoadCAPool(r.files.ClientCAFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("tls: client CA: %w", err)
 	}
+	return &cert, pool, nil
+}
+
+// LoadCAPool reads a PEM CA bundle into a pool that must hold at least one
+// certificate. It is the one reader of CA files for every listener and
+// every outbound client (key sets, bundle server, token exchange, Redis),
+// so an empty or mistyped bundle is refused the same way everywhere.
+func LoadCAPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read CA file: %w", err)
+	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, nil, errors.New("tls: client CA file holds no PEM certificate")
+		return nil, fmt.Errorf("CA file %q holds no PEM certificate", path)
 	}
-	return &cert, pool, nil
+	return pool, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,12 +12,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/mcp-authz/mcp-authz/pkg/tlsreload"
 )
 
 // RFC 8693 identifiers.
@@ -284,13 +284,9 @@ func oauthError(body []byte) string {
 func NewExchangeHTTPClient(caFile string, timeout time.Duration) (*http.Client, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pool, err := tlsreload.LoadCAPool(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("upstream: token exchange ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("upstream: token exchange ca_file %q holds no PEM certificate", caFile)
 		}
 		tlsConf.RootCAs = pool
 	}

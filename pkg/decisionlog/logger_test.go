@@ -19,14 +19,22 @@ import (
 	mcpauthzv1 "github.com/mcp-authz/mcp-authz/proto/mcpauthz/v1"
 )
 
-// blockingSink holds every Write until release is closed.
+// blockingSink holds every Write until release is closed. entered, when
+// set, is signalled once per Write so a test knows the writer is parked.
 type blockingSink struct {
 	release chan struct{}
+	entered chan struct{}
 	mu      sync.Mutex
 	got     []*mcpauthzv1.DecisionRecord
 }
 
 func (s *blockingSink) Write(_ context.Context, recs []*mcpauthzv1.DecisionRecord) error {
+	if s.entered != nil {
+		select {
+		case s.entered <- struct{}{}:
+		default:
+		}
+	}
 	<-s.release
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -41,14 +49,19 @@ func record(reason string) *mcpauthzv1.DecisionRecord {
 }
 
 func TestLoggerDropsWhenFull(t *testing.T) {
-	sink := &blockingSink{release: make(chan struct{})}
+	sink := &blockingSink{release: make(chan struct{}), entered: make(chan struct{}, 1)}
 	l := New(sink, Options{BufferRecords: 2})
+	// Park the writer inside the sink first, so the queue is the only
+	// place left for records and the count below does not depend on how
+	// the scheduler interleaves Log with the writer's batching.
+	l.Log(Event{Record: record("first")})
+	<-sink.entered
 	const n = 10
-	for range n {
+	for range n - 1 {
 		l.Log(Event{Record: record("r")}) // must return at once although the sink is blocked
 	}
-	if d := l.Dropped(); d < n-3 {
-		t.Errorf("Dropped() = %d with a blocked sink and a buffer of 2; want at least %d", d, n-3)
+	if d := l.Dropped(); d != n-1-2 {
+		t.Errorf("Dropped() = %d with a parked sink and a buffer of 2; want %d", d, n-1-2)
 	}
 	close(sink.release)
 	if err := l.Close(); err != nil {

@@ -135,6 +135,17 @@ func (s *Server) afterDecision(ctx context.Context, o outcome, f elicitFacts, ms
 	return o
 }
 
+// guardConnections makes every allow strip client copies of the provider
+// headers it does not set: not only calls whose decision names connections,
+// but also a shadow-mode allow of a connection_required call and allows
+// without a policy decision. Only the gate ever sets a provider header.
+func (s *Server) guardConnections(o outcome) outcome {
+	if c := s.opts.Connections; c != nil && o.allow && o.connAll == nil {
+		o.connHeaders, o.connAll = map[string]string{}, c.Headers()
+	}
+	return o
+}
+
 // elicit answers with a URL-mode elicitation: 2026-07-28 input_required on
 // the MRTR methods for a client declaring elicitation.url in _meta,
 // 2025-11-25 -32042 for a client that declared it at initialize, and to

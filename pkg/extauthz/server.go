@@ -171,7 +171,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	o = s.decide(ctx, v, t)
-	wire = s.enforce(o, t)
+	wire = s.guardConnections(s.enforce(o, t))
 	_, end = s.stage(ctx, t, stageResponse)
 	resp = respond(v, wire)
 	end()

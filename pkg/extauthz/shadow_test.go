@@ -2,10 +2,12 @@ package extauthz
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/mcp-authz/mcp-authz/pkg/connect"
 	"github.com/mcp-authz/mcp-authz/pkg/decisionlog"
 	"github.com/mcp-authz/mcp-authz/pkg/denial"
 	"github.com/mcp-authz/mcp-authz/pkg/hop"
@@ -124,5 +126,71 @@ func TestRecordNeverHoldsCredentials(t *testing.T) {
 		if _, ok := r.GetStageLatencyNs()[stage]; !ok {
 			t.Errorf("record stage_latency_ns lacks %s: %v", stage, r.GetStageLatencyNs())
 		}
+	}
+}
+
+// fakeConnections is a connect service with one provider and no stored
+// credentials: every call that needs it elicits.
+type fakeConnections struct{}
+
+func (fakeConnections) Status(context.Context, string, string) (map[string]policy.Connection, error) {
+	return map[string]policy.Connection{}, nil
+}
+func (fakeConnections) Elicit(context.Context, connect.Binding) (connect.Elicitation, error) {
+	return connect.Elicitation{ID: "e1", URL: "https://mcp.example/connect/e/e1", Message: "connect mail"}, nil
+}
+func (fakeConnections) Inject(context.Context, string, string, []string) (map[string]string, error) {
+	return map[string]string{}, nil
+}
+func (fakeConnections) Headers() []string                               { return []string{"x-mcp-connection-mail"} }
+func (fakeConnections) RecordCapabilities(string, string, string, bool) {}
+func (fakeConnections) URLCapable(string, string, string) bool          { return false }
+func (fakeConnections) SealState(connect.Binding, connect.RequestTarget) (string, error) {
+	return "", nil
+}
+func (fakeConnections) CheckState(string, string, string, string, connect.RequestTarget) error {
+	return nil
+}
+
+// TestShadowModeStripsProviderHeaders: a connection_required call answered
+// with an allow in shadow mode, and an allow whose decision names no
+// connection, still remove the client's copy of a provider header, so an
+// upstream never sees a provider credential the gate did not set.
+func TestShadowModeStripsProviderHeaders(t *testing.T) {
+	tok := mint(t, nil)
+	for _, tc := range []struct {
+		name   string
+		shadow bool
+		d      policy.Decision
+	}{
+		{"shadow connection_required", true, policy.Decision{Reason: "connection_required",
+			NeedsConnection: &policy.NeedsConnection{Provider: "mail"}}},
+		{"enforce allow without connections", false, policy.Decision{Allow: true, Reason: "allowed"}},
+		{"shadow policy deny", true, policy.Decision{Reason: "tool_not_allowed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestServer(t, &fakeDecider{d: tc.d}, func(o *Options) { o.Shadow = tc.shadow; o.Connections = fakeConnections{} })
+			if tc.shadow {
+				shadowAll(s)
+			}
+			spec := baseSpec(tok)
+			spec.headers["x-mcp-connection-mail"] = "client-supplied"
+			resp, err := s.Check(context.Background(), spec.build())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok := resp.GetOkResponse()
+			if ok == nil {
+				t.Fatalf("Check denied: %v", resp.GetDeniedResponse())
+			}
+			if !slices.Contains(ok.GetHeadersToRemove(), "x-mcp-connection-mail") {
+				t.Errorf("headers_to_remove = %v; want the client's x-mcp-connection-mail removed", ok.GetHeadersToRemove())
+			}
+			for _, h := range ok.GetHeaders() {
+				if h.GetHeader().GetKey() == "x-mcp-connection-mail" {
+					t.Errorf("the gate set x-mcp-connection-mail = %q with no credential", h.GetHeader().GetValue())
+				}
+			}
+		})
 	}
 }

@@ -7,7 +7,9 @@
 #   data.mcp.authz (one decision source), as the request that would use it:
 #   a tools/call of the tool, a prompts/get of the prompt, a resources/read of
 #   the resource. The response processor asks once per list, with every item
-#   in input.list, and keeps the names in allowed.
+#   in input.list, and keeps the names in allowed. An item whose use passes
+#   every check but needs a third-party connection the caller lacks is
+#   listed: calling it is how the caller is sent to connect.
 package mcp.list
 
 import data.mcp.authz
@@ -23,7 +25,7 @@ import data.mcp.authz
 allowed contains name if {
 	input.list.method == "tools/list"
 	some name, verdict in input.list.tools
-	authz.allow with input.mcp.kind as "request"
+	authz.checks_reason == "allowed" with input.mcp.kind as "request"
 		with input.mcp.method as "tools/call"
 		with input.mcp.known_method as true
 		with input.mcp.name as name
@@ -34,7 +36,7 @@ allowed contains name if {
 allowed contains name if {
 	some name in input.list.names
 	method := use_method[input.list.method]
-	authz.allow with input.mcp.kind as "request"
+	authz.checks_reason == "allowed" with input.mcp.kind as "request"
 		with input.mcp.method as method
 		with input.mcp.known_method as true
 		with input.mcp.name as name

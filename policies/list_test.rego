@@ -25,6 +25,18 @@ test_allow_admin_sees_every_registered_tool if {
 	list.allowed == {"search_issues", "create_issue", "delete_repo"} with input as listing(["admin"], all_tools)
 }
 
+# A tool the caller may use once connected is listed: calling it is what
+# starts the connect flow. The same call is connection_required, not allowed.
+test_allow_tool_needing_connection_listed if {
+	"create_issue" in list.allowed with input as listing(["admin"], all_tools)
+		with data.mcp.servers.issues.tools.create_issue.connections as [{"provider": "mail"}]
+}
+
+test_deny_tool_needing_connection_but_not_granted if {
+	not "create_issue" in list.allowed with input as listing(["analyst"], all_tools)
+		with data.mcp.servers.issues.tools.create_issue.connections as [{"provider": "mail"}]
+}
+
 test_deny_drifted_tool_not_listed if {
 	tools := object.union(all_tools, {"search_issues": object.union(verdict("search_issues"), {"drifted": true})})
 	not "search_issues" in list.allowed with input as listing(["admin"], tools)

@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -52,14 +53,20 @@ func TestRequestState(t *testing.T) {
 	if err := s.CheckState(st, "https://idp", "alice", "cli", call); err != nil {
 		t.Fatalf("own state refused: %v", err)
 	}
-	flip := []byte(st)
-	flip[len(flip)-3] ^= 1
+	// Flip a ciphertext bit (not a base64 character: that may make it
+	// undecodable, another refusal than the one this row tests).
+	raw, err := base64.RawURLEncoding.DecodeString(st[len(StatePrefix):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)-3] ^= 1
+	flip := StatePrefix + base64.RawURLEncoding.EncodeToString(raw)
 	cases := []struct {
 		name, state, sub, cid string
 		target                RequestTarget
 		want                  string
 	}{
-		{"tampered", string(flip), "alice", "cli", call, "does not verify"},
+		{"tampered", flip, "alice", "cli", call, "does not verify"},
 		{"other user", st, "mallory", "cli", call, "another principal"},
 		{"other client", st, "alice", "evil", call, "another principal"},
 		{"other tool", st, "alice", "cli", RequestTarget{Method: "tools/call", Name: "delete"}, "another request"},

@@ -49,6 +49,7 @@ type Components struct {
 	DecisionLog *decisionlog.Logger
 	// Connect is the connect feature (nil when no provider is configured).
 	Connect    *connect.Service
+	connectWeb http.Handler // the browser side of Connect, on the public listener
 	bundles    bundleSource
 	closers    []func()
 	serverOpts extauthz.Options
@@ -134,7 +135,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Op
 		func() error { c.buildServerOptions(cfg, log); return nil },
 		func() error { return c.buildOperations(ctx, cfg, log, with) },
 		c.registerMetrics,
-		func() error { return c.buildConnect(cfg) },
+		func() error { return c.buildConnect(cfg, with) },
 		func() error { return c.buildLimiter(cfg, log) },
 		func() error { c.Server = c.NewServer(c.Engine); return nil },
 		func() error { return c.buildProcessor(cfg, log) },
@@ -145,7 +146,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Op
 			return nil, err
 		}
 	}
-	c.Metadata = publicHandler(identity.MetadataHandler(metadataDocs(cfg)), c.Upstream.publisher)
+	c.Metadata = withConnect(publicHandler(identity.MetadataHandler(metadataDocs(cfg)), c.Upstream.publisher), c.connectWeb)
 	return c, nil
 }
 

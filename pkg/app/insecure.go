@@ -36,3 +36,17 @@ func isLoopback(addr string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// warnConnect logs [INSECURE CONFIG] when the connect pages are reached over
+// plain HTTP: their cookies cannot be Secure and an API key typed into the
+// form crosses the network in the clear. It also says when no public
+// listener serves them at all.
+func warnConnect(cfg *config.Config, log *slog.Logger) {
+	if strings.HasPrefix(cfg.Connect.BaseURL, "http://") {
+		log.Warn("[INSECURE CONFIG] connect.base_url is http: the connect pages' cookies are not Secure and API keys cross the network unencrypted; serve them over https",
+			"base_url", cfg.Connect.BaseURL)
+	}
+	if cfg.PublicListen == "" {
+		log.Warn("providers are configured but public_listen is not: the connect pages (/connect/) are served nowhere and elicitation links lead nowhere")
+	}
+}

@@ -18,6 +18,7 @@ type Option func(*options)
 
 type options struct {
 	tracerProvider trace.TracerProvider
+	connectClock   func() time.Time
 }
 
 // WithTracerProvider traces Checks with tp instead of the tracing config's

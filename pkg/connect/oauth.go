@@ -34,7 +34,7 @@ func (s *Service) oauthConfig(ctx context.Context, p *provider) (*oauth2.Config,
 		ep.AuthStyle = oauth2.AuthStyleInParams
 	}
 	return &oauth2.Config{ClientID: p.cfg.ClientID, ClientSecret: p.secret, Endpoint: ep,
-		RedirectURL: s.baseURL + "/connect/callback", Scopes: p.cfg.Scopes}, nil
+		RedirectURL: s.baseURL + pathProviderCB, Scopes: p.cfg.Scopes}, nil
 }
 
 // discover reads the issuer's authorization server metadata and checks

@@ -150,7 +150,9 @@ func (s *Service) Elicit(ctx context.Context, b Binding) (Elicitation, error) {
 	if err != nil {
 		return Elicitation{}, err
 	}
-	if err := s.store.PutTemp(ctx, kindElicitation, id, b, s.cfg.ElicitationTTL.D()); err != nil {
+	ttl := s.cfg.ElicitationTTL.D()
+	pe := pendingElicitation{Binding: b, Exp: s.clock().Add(ttl).Unix()}
+	if err := s.store.PutTemp(ctx, kindElicitation, id, pe, ttl); err != nil {
 		return Elicitation{}, fmt.Errorf("connect: record elicitation: %w", err)
 	}
 	return Elicitation{ID: id, URL: s.baseURL + "/connect/e/" + id,

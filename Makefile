@@ -46,7 +46,7 @@ proto-check: ## buf lint (STANDARD) and buf breaking (WIRE_JSON) against the com
 proto-image: ## Re-record proto/image.binpb, the baseline buf breaking compares with (after a release).
 	$(GO) run $(BUF) build -o proto/image.binpb
 
-bench: ## Benchmarks of the hot path (Check, parse, verify, decide), with allocations.
+bench: ## Benchmarks of the hot path (Check, parse, verify, decide, rate limits local and on a loopback redis-server), with allocations.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./pkg/... ./test/...
 
 load: ## Load run over loopback gRPC against the noop and parseonly floors (needs ../shared/bench; DUR, REPEATS).

@@ -16,7 +16,7 @@ import (
 // startRedis runs a real redis-server on a loopback port with a temporary
 // directory and no persistence; it is stopped by its PID at the end of t
 // (or earlier through the returned stop). A missing binary fails the test.
-func startRedis(t *testing.T) (*redis.Client, func()) {
+func startRedis(t testing.TB) (*redis.Client, func()) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {

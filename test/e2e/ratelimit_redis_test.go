@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -65,4 +66,29 @@ func TestRateLimitRedisDown(t *testing.T) {
 		wantAllow(t, "third call, local count", mustCheck(t, c, limitedCall(alice, "search_issues", "l")))
 		wantDeny(t, "fourth call, local count", mustCheck(t, c, limitedCall(alice, "search_issues", "l")), 429, "rate_limited")
 	})
+}
+
+// TestRateLimitRedisDPoPReplayAcrossReplicas: with Redis configured, the
+// DPoP jti replay cache is shared, so a proof instance A accepted is
+// refused when replayed to instance B (whose own cache never saw it), and
+// a replay to A itself is still refused. A fresh proof is accepted by B.
+func TestRateLimitRedisDPoPReplayAcrossReplicas(t *testing.T) {
+	addr := redisproc.Start(t)
+	cfg := testConfig + redisLimits(addr, "deny")
+	_, a := startAppYAML(t, cfg)
+	_, b := startAppYAML(t, cfg)
+	key := newDPoPKey(t)
+	token := mintAccess(t, map[string]any{"cnf": map[string]any{"jkt": key.jkt}})
+	call := func(proof string) *authv3.CheckRequest {
+		return mcpPost{authorization: "DPoP " + token, body: searchCallBody,
+			headers: map[string]string{"dpop": proof}}.request()
+	}
+	proof := key.proof(t, e2eResource, token)
+	wantAllow(t, "fresh proof on replica A", mustCheck(t, a, call(proof)))
+	d := wantDeny(t, "the same proof replayed to replica B", mustCheck(t, b, call(proof)), 401, "invalid_dpop_proof")
+	if c := d.headers["www-authenticate"]; !strings.HasPrefix(c, `DPoP error="invalid_dpop_proof"`) || !strings.Contains(c, "already been used") {
+		t.Errorf("replay to replica B: WWW-Authenticate %q; want a DPoP invalid_dpop_proof challenge naming the reuse", c)
+	}
+	wantDeny(t, "the same proof replayed to replica A", mustCheck(t, a, call(proof)), 401, "invalid_dpop_proof")
+	wantAllow(t, "a fresh proof on replica B", mustCheck(t, b, call(key.proof(t, e2eResource, token))))
 }

@@ -6,11 +6,14 @@ import (
 	"strconv"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/mcp-authz/mcp-authz/pkg/denial"
 	"github.com/mcp-authz/mcp-authz/pkg/hop"
 	"github.com/mcp-authz/mcp-authz/pkg/mcp"
 	"github.com/mcp-authz/mcp-authz/pkg/policy"
 	"github.com/mcp-authz/mcp-authz/pkg/ratelimit"
+	mcpauthzv1 "github.com/mcp-authz/mcp-authz/proto/mcpauthz/v1"
 )
 
 // Limiter counts the rate limits and budgets an allowed decision names.
@@ -32,15 +35,18 @@ func init() {
 // limit counts an allowed outcome against the rate limits of its decision,
 // after authorization, so a denied request spends nothing. A refusing limit
 // turns it into a 429; a limiter that cannot count refuses (503).
-func (s *Server) limit(ctx context.Context, o outcome, v *view, msg *mcp.Message, h hop.Hop) outcome {
+// The result goes to t for the decision log.
+func (s *Server) limit(ctx context.Context, o outcome, v *view, t *trail, h hop.Hop) outcome {
 	if !o.allow || s.opts.Limiter == nil || o.decision == nil || len(o.decision.RateLimits) == 0 {
 		return o
 	}
+	msg := t.msg
 	req := ratelimit.Request{Limits: limitsOf(o.decision.RateLimits), Tool: toolID(msg, h), RequestID: v.requestID}
 	res, err := s.opts.Limiter.Take(ctx, req)
 	if err != nil {
 		return s.fail(denial.New(denial.RateLimitUnavailable, err), msg.ID, h)
 	}
+	t.limits, t.limitsAt = res, s.opts.Clock()
 	if st, denied := res.Denied(); denied {
 		return s.rateLimited(st, msg)
 	}
@@ -121,3 +127,34 @@ func toolID(msg *mcp.Message, h hop.Hop) string {
 	}
 	return h.Server + "/" + msg.Tool
 }
+
+// limitRecords are the decision log's view of the limits a request was
+// counted against at `at`: what it charged (nothing when refused) and what
+// remains, per partition. Keys come from verified claims and tool ids and
+// are bounded by ratelimit.Limit.Validate; they go to the log, never to a
+// metric label.
+func limitRecords(res ratelimit.Result, at time.Time) []*mcpauthzv1.RateLimitStatus {
+	if len(res.Statuses) == 0 {
+		return nil
+	}
+	out := make([]*mcpauthzv1.RateLimitStatus, len(res.Statuses))
+	for i, st := range res.Statuses {
+		l := st.Limit
+		var cost int64
+		if res.Allowed {
+			cost = 1
+			if l.Kind == ratelimit.KindBudget {
+				cost = l.Cost
+			}
+		}
+		out[i] = &mcpauthzv1.RateLimitStatus{
+			Name: l.Name, Kind: l.Kind.String(), Key: clean(l.Key, maxLimitKeyBytes), Allowed: st.Allowed, Cost: cost,
+			Quota: l.Quota, WindowSeconds: int64(l.Window / time.Second), Remaining: st.Remaining,
+			ResetAt: timestamppb.New(at.Add(st.Reset)), RetryAfterMs: st.RetryAfter.Milliseconds(),
+		}
+	}
+	return out
+}
+
+// maxLimitKeyBytes bounds a limit key in a record (the limiter refuses longer ones).
+const maxLimitKeyBytes = 1024

@@ -75,6 +75,7 @@ func (s *Server) event(v *view, o, wire outcome, t *trail, d time.Duration) deci
 	if p := t.p; p != nil {
 		r.Subject, r.Issuer, r.ClientId = p.Subject, p.Issuer, p.ClientID
 	}
+	r.RateLimits, r.RateLimitBackend = limitRecords(t.limits, t.limitsAt), t.limits.Backend
 	ev := decisionlog.Event{Record: r}
 	if m := t.msg; m != nil {
 		r.Method = clean(m.Method, maxFieldBytes)

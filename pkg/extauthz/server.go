@@ -269,7 +269,7 @@ func (s *Server) authorize(ctx context.Context, v *view, t *trail, h hop.Hop, ms
 	if err != nil {
 		return s.fail(err, msg.ID, h)
 	}
-	o := s.limit(ctx, s.afterDecision(ctx, s.fromDecision(d, msg, h), facts, msg, rev, p, h), v, msg, h)
+	o := s.limit(ctx, s.afterDecision(ctx, s.fromDecision(d, msg, h), facts, msg, rev, p, h), v, t, h)
 	o.input = in // the handoff of an allow (shadow mode allows policy denials too)
 	if !o.allow {
 		return o

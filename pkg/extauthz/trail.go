@@ -12,6 +12,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/pkg/identity"
 	"github.com/mcp-authz/mcp-authz/pkg/mcp"
 	"github.com/mcp-authz/mcp-authz/pkg/policy"
+	"github.com/mcp-authz/mcp-authz/pkg/ratelimit"
 )
 
 // The stages of a Check, each a span and a decision-log latency. The
@@ -34,19 +35,21 @@ const registryStage = "registry"
 // metrics, the decision log and the trace. Fields stay zero for stages
 // the Check did not reach.
 type trail struct {
-	start   time.Time
-	hop     hop.Hop
-	hopOK   bool
-	msg     *mcp.Message
-	rev     mcp.Revision
-	p       *identity.Principal
-	in      *policy.Input
-	meta    policy.Meta
-	shadow  bool // shadow mode applied to this Check
-	stages  [nStages]time.Duration
-	reached [nStages]bool
-	remote  trace.SpanContext // the traceparent Envoy forwarded
-	span    trace.Span        // the Check span (nil when tracing is off)
+	start    time.Time
+	hop      hop.Hop
+	hopOK    bool
+	msg      *mcp.Message
+	rev      mcp.Revision
+	p        *identity.Principal
+	in       *policy.Input
+	meta     policy.Meta
+	limits   ratelimit.Result // the rate limits counted (none: zero)
+	limitsAt time.Time        // when they were counted
+	shadow   bool             // shadow mode applied to this Check
+	stages   [nStages]time.Duration
+	reached  [nStages]bool
+	remote   trace.SpanContext // the traceparent Envoy forwarded
+	span     trace.Span        // the Check span (nil when tracing is off)
 }
 
 // stage times one stage of t and, when tracing is on, runs it in a child

@@ -105,6 +105,13 @@ func (l *Limiter) Take(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if !res.Allowed {
+		for i, st := range res.Statuses {
+			if st.Allowed {
+				res.Statuses[i] = unspent(st)
+			}
+		}
+	}
 	l.observe(req, res)
 	if res.Allowed && req.RequestID != "" {
 		l.remember(ctx, req)

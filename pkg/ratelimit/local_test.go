@@ -197,3 +197,33 @@ func TestChargeTakesBudgetPastQuota(t *testing.T) {
 		t.Fatal("the next window still refused")
 	}
 }
+
+// TestRefusedRequestStatuses: when one limit refuses, the others were not
+// charged, and their statuses say so (what remains without the request),
+// on the local store and on Redis alike.
+func TestRefusedRequestStatuses(t *testing.T) {
+	c, _ := startRedis(t)
+	for _, shared := range []Shared{nil, NewRedis(c)} {
+		clk := newFakeClock()
+		l := New(Config{Clock: clk.Now, Shared: shared})
+		user := rate("user", fmt.Sprintf("user=alice-%v", shared != nil), 10, time.Minute, 3)
+		day := budget("tenant_budget", fmt.Sprintf("tenant=acme-%v", shared != nil), 10, 24*time.Hour, 4)
+		for i, want := range []bool{true, true, false} {
+			res, err := l.Take(context.Background(), Request{Limits: []Limit{user, day}})
+			if err != nil || res.Allowed != want {
+				t.Fatalf("shared %v, call %d: %+v %v; want allowed %v", shared != nil, i, res, err, want)
+			}
+		}
+		clk.Advance(time.Minute) // the rate is whole again; the budget has 2 units left
+		res, err := l.Take(context.Background(), Request{Limits: []Limit{user, day}})
+		if err != nil || res.Allowed {
+			t.Fatalf("shared %v: %+v %v; want the budget to refuse", shared != nil, res, err)
+		}
+		if st := res.Statuses[0]; !st.Allowed || st.Remaining != 3 || st.Reset != 0 {
+			t.Errorf("shared %v: uncharged rate status %+v; want allowed, 3 remaining (the whole burst), reset 0", shared != nil, st)
+		}
+		if st := res.Statuses[1]; st.Allowed || st.Remaining != 2 {
+			t.Errorf("shared %v: refusing budget status %+v; want refused with 2 remaining", shared != nil, st)
+		}
+	}
+}

@@ -103,6 +103,20 @@ func budgetStep(l Limit, p params, spent, now int64) Status {
 	return st
 }
 
+// unspent is the status of a limit that allowed a request another limit
+// refused: nothing was charged, so it shows the state without the request
+// (one more request or cost more units remaining; a rate whole one
+// emission interval sooner).
+func unspent(st Status) Status {
+	if st.Limit.Kind == KindRate {
+		st.Remaining++
+		st.Reset = max(st.Reset-usec(paramsOf(st.Limit).interval), 0)
+		return st
+	}
+	st.Remaining += st.Limit.Cost
+	return st
+}
+
 // protectUntil is when a caller counted in state v (tat or spent) could
 // next be allowed a request: until then it is at or over its limit, and the
 // local store never evicts it, so eviction cannot reset a limited caller.

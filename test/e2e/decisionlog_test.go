@@ -22,7 +22,8 @@ import (
 var requiredRecordKeys = []string{
 	"decision_id", "timestamp", "request_id", "trace_id", "subject", "issuer", "client_id", "workload_principal",
 	"resource", "mcp_revision", "method", "tool", "manifest_hash", "decision", "reason", "http_status",
-	"jsonrpc_code", "bundle_revision", "mode", "enforced_decision", "latency_ns", "stage_latency_ns",
+	"jsonrpc_code", "bundle_revision", "mode", "enforced_decision", "latency_ns", "stage_latency_ns", "rate_limits",
+	"rate_limit_backend",
 }
 
 // logConfig is testConfig with a decision log in file path and extra YAML.

@@ -212,3 +212,81 @@ func postCost(t *testing.T, url, body string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestRateLimitDecisionLog: the decision log explains a 429 — each limit's
+// partition, what every call cost and what remains per user and tenant —
+// while the metrics carry limit names and tools, never the user or tenant.
+func TestRateLimitDecisionLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "decisions.log")
+	a, client := startAppYAML(t, logConfig(path, "bundle:\n  path: "+limitedBundle(t, testRateLimits)+"\n"))
+	const sub, tenant = "ann-7f3c", "acme-9d2e"
+	tok := mintAccess(t, map[string]any{"sub": sub, "tenant": tenant})
+	wantAllow(t, "first run_query", mustCheck(t, client, limitedCall(tok, "run_query", "dl-1")))
+	wantAllow(t, "second run_query", mustCheck(t, client, limitedCall(tok, "run_query", "dl-2")))
+	wantDeny(t, "third run_query", mustCheck(t, client, limitedCall(tok, "run_query", "dl-3")), 429, "budget_exhausted")
+	metrics := scrape(t, a.Addr("admin"))
+	if strings.Contains(metrics, sub) || strings.Contains(metrics, tenant) {
+		t.Errorf("/metrics names the user or tenant:\n%s", metrics)
+	}
+	if err := a.Shutdown(); err != nil { // flushes the log
+		t.Fatal(err)
+	}
+	recs := byRequestID(t, readRecords(t, path))
+	userKey := "user=" + e2eIssuer + " " + sub
+	for _, tc := range []struct {
+		id, backend string
+		user        limitRecord // the user's rate: 3 an hour
+		budget      limitRecord // the tenant's 25 units a day; run_query costs 10
+	}{
+		{"dl-1", "local", limitRecord{true, 1, 2}, limitRecord{true, 10, 15}},
+		{"dl-2", "local", limitRecord{true, 1, 1}, limitRecord{true, 10, 5}},
+		{"dl-3", "local", limitRecord{true, 0, 1}, limitRecord{false, 0, 5}},
+	} {
+		r := recs[tc.id]
+		if r == nil {
+			t.Fatalf("no record for %s", tc.id)
+		}
+		if r["rate_limit_backend"] != tc.backend {
+			t.Errorf("%s: rate_limit_backend %v; want %s", tc.id, r["rate_limit_backend"], tc.backend)
+		}
+		got := limitRecordsOf(t, r)
+		checkLimitRecord(t, tc.id, got["user"], "rate", userKey, 3, tc.user)
+		checkLimitRecord(t, tc.id, got["tenant_budget"], "budget", "tenant="+tenant, 25, tc.budget)
+	}
+	if r := recs["dl-3"]; r["reason"] != "budget_exhausted" || r["http_status"] != float64(429) {
+		t.Errorf("dl-3: reason %v status %v; want budget_exhausted 429", r["reason"], r["http_status"])
+	}
+}
+
+// limitRecord is what a decision record says of one limit.
+type limitRecord struct {
+	allowed         bool
+	cost, remaining int64
+}
+
+// limitRecordsOf indexes a record's rate_limits by limit name.
+func limitRecordsOf(t *testing.T, r map[string]any) map[string]map[string]any {
+	t.Helper()
+	list, _ := r["rate_limits"].([]any)
+	out := map[string]map[string]any{}
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		name, _ := m["name"].(string)
+		out[name] = m
+	}
+	if len(out) != len(list) {
+		t.Errorf("record %v: rate_limits %v; want one entry per limit", r["request_id"], list)
+	}
+	return out
+}
+
+// checkLimitRecord compares one rate_limits entry (protojson: int64 as strings).
+func checkLimitRecord(t *testing.T, id string, got map[string]any, kind, key string, quota int64, want limitRecord) {
+	t.Helper()
+	i64 := func(v any) string { s, _ := v.(string); return s }
+	if got == nil || got["kind"] != kind || got["key"] != key || got["allowed"] != want.allowed ||
+		i64(got["cost"]) != strconv.FormatInt(want.cost, 10) || i64(got["remaining"]) != strconv.FormatInt(want.remaining, 10) ||
+		i64(got["quota"]) != strconv.FormatInt(quota, 10) || got["reset_at"] == nil {
+		t.Errorf("%s: rate_limits entry %v; want %s %q quota %d, %+v, a reset_at", id, got, kind, key, quota, want)
+	}
+}

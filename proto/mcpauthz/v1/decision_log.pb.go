@@ -96,8 +96,18 @@ type DecisionRecord struct {
 	// stage_latency_ns maps each stage (view, parse, verify, registry,
 	// policy, response) to its nanoseconds; a stage not reached is absent.
 	StageLatencyNs map[string]int64 `protobuf:"bytes,28,rep,name=stage_latency_ns,json=stageLatencyNs,proto3" json:"stage_latency_ns,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// rate_limits are the rate limits and budgets counted for this request,
+	// as it left them: what it cost and what remains per user, tenant or
+	// other partition. Empty when no limit applied, the request was denied
+	// before the limit stage, or the limits could not be counted
+	// (reason rate_limit_unavailable).
+	RateLimits []*RateLimitStatus `protobuf:"bytes,29,rep,name=rate_limits,json=rateLimits,proto3" json:"rate_limits,omitempty"`
+	// rate_limit_backend is where the limits were counted: "local", "redis",
+	// or "local_fallback" (Redis failed, on_backend_error: local); empty
+	// when none were.
+	RateLimitBackend string `protobuf:"bytes,30,opt,name=rate_limit_backend,json=rateLimitBackend,proto3" json:"rate_limit_backend,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *DecisionRecord) Reset() {
@@ -326,11 +336,157 @@ func (x *DecisionRecord) GetStageLatencyNs() map[string]int64 {
 	return nil
 }
 
+func (x *DecisionRecord) GetRateLimits() []*RateLimitStatus {
+	if x != nil {
+		return x.RateLimits
+	}
+	return nil
+}
+
+func (x *DecisionRecord) GetRateLimitBackend() string {
+	if x != nil {
+		return x.RateLimitBackend
+	}
+	return ""
+}
+
+// RateLimitStatus is one rate limit or budget after a request was counted
+// against it. When one limit refuses, none is charged: every cost is 0.
+type RateLimitStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the limit's name in the policy data (e.g. "tenant_budget").
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// kind is "rate" (requests) or "budget" (cost units).
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// key is the partition counted, e.g. "tenant=acme" or
+	// "user=<issuer> <subject>&tool=issues/run_query".
+	Key string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	// allowed is false for a limit that refused the request.
+	Allowed bool `protobuf:"varint,4,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	// cost is what this request charged: 1 for a rate, the tool's cost units
+	// for a budget; 0 when the request was refused. A cost the upstream
+	// reports later (POST /ratelimit/cost) is not in this record.
+	Cost int64 `protobuf:"varint,5,opt,name=cost,proto3" json:"cost,omitempty"`
+	// quota is the requests (rate) or units (budget) per window.
+	Quota int64 `protobuf:"varint,6,opt,name=quota,proto3" json:"quota,omitempty"`
+	// window_seconds is the window the quota applies to.
+	WindowSeconds int64 `protobuf:"varint,7,opt,name=window_seconds,json=windowSeconds,proto3" json:"window_seconds,omitempty"`
+	// remaining is the requests or units still available after this request.
+	Remaining int64 `protobuf:"varint,8,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	// reset_at is when the limit is whole again: a rate's burst refilled, a
+	// budget's window ended.
+	ResetAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=reset_at,json=resetAt,proto3" json:"reset_at,omitempty"`
+	// retry_after_ms is how long a refused request must wait (0 if allowed).
+	RetryAfterMs  int64 `protobuf:"varint,10,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimitStatus) Reset() {
+	*x = RateLimitStatus{}
+	mi := &file_mcpauthz_v1_decision_log_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimitStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimitStatus) ProtoMessage() {}
+
+func (x *RateLimitStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_mcpauthz_v1_decision_log_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimitStatus.ProtoReflect.Descriptor instead.
+func (*RateLimitStatus) Descriptor() ([]byte, []int) {
+	return file_mcpauthz_v1_decision_log_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RateLimitStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RateLimitStatus) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *RateLimitStatus) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *RateLimitStatus) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+func (x *RateLimitStatus) GetCost() int64 {
+	if x != nil {
+		return x.Cost
+	}
+	return 0
+}
+
+func (x *RateLimitStatus) GetQuota() int64 {
+	if x != nil {
+		return x.Quota
+	}
+	return 0
+}
+
+func (x *RateLimitStatus) GetWindowSeconds() int64 {
+	if x != nil {
+		return x.WindowSeconds
+	}
+	return 0
+}
+
+func (x *RateLimitStatus) GetRemaining() int64 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+func (x *RateLimitStatus) GetResetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResetAt
+	}
+	return nil
+}
+
+func (x *RateLimitStatus) GetRetryAfterMs() int64 {
+	if x != nil {
+		return x.RetryAfterMs
+	}
+	return 0
+}
+
 var File_mcpauthz_v1_decision_log_proto protoreflect.FileDescriptor
 
 const file_mcpauthz_v1_decision_log_proto_rawDesc = "" +
 	"\n" +
-	"\x1emcpauthz/v1/decision_log.proto\x12\vmcpauthz.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\b\n" +
+	"\x1emcpauthz/v1/decision_log.proto\x12\vmcpauthz.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\b\n" +
 	"\x0eDecisionRecord\x12\x1f\n" +
 	"\vdecision_id\x18\x01 \x01(\tR\n" +
 	"decisionId\x128\n" +
@@ -365,10 +521,25 @@ const file_mcpauthz_v1_decision_log_proto_rawDesc = "" +
 	"\x11enforced_decision\x18\x1a \x01(\tR\x10enforcedDecision\x12\x1d\n" +
 	"\n" +
 	"latency_ns\x18\x1b \x01(\x03R\tlatencyNs\x12Y\n" +
-	"\x10stage_latency_ns\x18\x1c \x03(\v2/.mcpauthz.v1.DecisionRecord.StageLatencyNsEntryR\x0estageLatencyNs\x1aA\n" +
+	"\x10stage_latency_ns\x18\x1c \x03(\v2/.mcpauthz.v1.DecisionRecord.StageLatencyNsEntryR\x0estageLatencyNs\x12=\n" +
+	"\vrate_limits\x18\x1d \x03(\v2\x1c.mcpauthz.v1.RateLimitStatusR\n" +
+	"rateLimits\x12,\n" +
+	"\x12rate_limit_backend\x18\x1e \x01(\tR\x10rateLimitBackend\x1aA\n" +
 	"\x13StageLatencyNsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B=Z;github.com/mcp-authz/mcp-authz/proto/mcpauthz/v1;mcpauthzv1b\x06proto3"
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb1\x02\n" +
+	"\x0fRateLimitStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12\x18\n" +
+	"\aallowed\x18\x04 \x01(\bR\aallowed\x12\x12\n" +
+	"\x04cost\x18\x05 \x01(\x03R\x04cost\x12\x14\n" +
+	"\x05quota\x18\x06 \x01(\x03R\x05quota\x12%\n" +
+	"\x0ewindow_seconds\x18\a \x01(\x03R\rwindowSeconds\x12\x1c\n" +
+	"\tremaining\x18\b \x01(\x03R\tremaining\x125\n" +
+	"\breset_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aresetAt\x12$\n" +
+	"\x0eretry_after_ms\x18\n" +
+	" \x01(\x03R\fretryAfterMsB=Z;github.com/mcp-authz/mcp-authz/proto/mcpauthz/v1;mcpauthzv1b\x06proto3"
 
 var (
 	file_mcpauthz_v1_decision_log_proto_rawDescOnce sync.Once
@@ -382,22 +553,25 @@ func file_mcpauthz_v1_decision_log_proto_rawDescGZIP() []byte {
 	return file_mcpauthz_v1_decision_log_proto_rawDescData
 }
 
-var file_mcpauthz_v1_decision_log_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_mcpauthz_v1_decision_log_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_mcpauthz_v1_decision_log_proto_goTypes = []any{
 	(*DecisionRecord)(nil),        // 0: mcpauthz.v1.DecisionRecord
-	nil,                           // 1: mcpauthz.v1.DecisionRecord.StageLatencyNsEntry
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 3: google.protobuf.Struct
+	(*RateLimitStatus)(nil),       // 1: mcpauthz.v1.RateLimitStatus
+	nil,                           // 2: mcpauthz.v1.DecisionRecord.StageLatencyNsEntry
+	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 4: google.protobuf.Struct
 }
 var file_mcpauthz_v1_decision_log_proto_depIdxs = []int32{
-	2, // 0: mcpauthz.v1.DecisionRecord.timestamp:type_name -> google.protobuf.Timestamp
-	3, // 1: mcpauthz.v1.DecisionRecord.arguments:type_name -> google.protobuf.Struct
-	1, // 2: mcpauthz.v1.DecisionRecord.stage_latency_ns:type_name -> mcpauthz.v1.DecisionRecord.StageLatencyNsEntry
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	3, // 0: mcpauthz.v1.DecisionRecord.timestamp:type_name -> google.protobuf.Timestamp
+	4, // 1: mcpauthz.v1.DecisionRecord.arguments:type_name -> google.protobuf.Struct
+	2, // 2: mcpauthz.v1.DecisionRecord.stage_latency_ns:type_name -> mcpauthz.v1.DecisionRecord.StageLatencyNsEntry
+	1, // 3: mcpauthz.v1.DecisionRecord.rate_limits:type_name -> mcpauthz.v1.RateLimitStatus
+	3, // 4: mcpauthz.v1.RateLimitStatus.reset_at:type_name -> google.protobuf.Timestamp
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_mcpauthz_v1_decision_log_proto_init() }
@@ -411,7 +585,7 @@ func file_mcpauthz_v1_decision_log_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcpauthz_v1_decision_log_proto_rawDesc), len(file_mcpauthz_v1_decision_log_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

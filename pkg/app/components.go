@@ -198,7 +198,7 @@ func (c *Components) buildEngine(ctx context.Context, cfg *config.Config, log *s
 		return err
 	}
 	opts := policy.Options{Deadline: cfg.Policy.Deadline.D(), EnableNetwork: cfg.Policy.EnableNetwork, Logger: log,
-		ResponseDeadline: cfg.ExtProc.Deadline.D(), Smoke: true}
+		ResponseDeadline: cfg.ExtProc.Deadline.D(), Smoke: true, DecisionCache: cfg.Policy.DecisionCache.Entries()}
 	if watcher != nil {
 		opts.Drift = watcher
 		c.closers = append(c.closers, func() { _ = watcher.Close() })

@@ -28,23 +28,26 @@ const (
 	DefaultJSONNumbers      = 10000
 	DefaultTokenBytes       = 8 << 10
 	DefaultPolicyDeadline   = 50 * time.Millisecond
-	DefaultShutdownTimeout  = 10 * time.Second
-	DefaultLameDuck         = 5 * time.Second
-	DefaultDeadlineMargin   = 20 * time.Millisecond
-	DefaultMaxInFlight      = 4096
-	DefaultSkew             = 30 * time.Second
-	DefaultTokenCacheSize   = 10000
-	DefaultJWKSRefresh      = 5 * time.Minute
-	DefaultMaxStaleness     = time.Hour
-	DefaultFetchTimeout     = 5 * time.Second
-	DefaultMinRefetch       = 30 * time.Second
-	DefaultDPoPWindow       = 60 * time.Second
-	DefaultReplayCacheSize  = 100000
-	DefaultNonceLifetime    = 2 * time.Minute
-	DefaultDriftInterval    = 5 * time.Minute
-	DefaultLogBuffer        = 10000
-	DefaultBundleMinDelay   = 10 * time.Second
-	DefaultBundleMaxDelay   = 20 * time.Second
+	// DefaultDecisionCacheSize bounds the decision cache (entries per
+	// bundle revision; each a key of at most 4 KiB and a shared result).
+	DefaultDecisionCacheSize = 4096
+	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultLameDuck          = 5 * time.Second
+	DefaultDeadlineMargin    = 20 * time.Millisecond
+	DefaultMaxInFlight       = 4096
+	DefaultSkew              = 30 * time.Second
+	DefaultTokenCacheSize    = 10000
+	DefaultJWKSRefresh       = 5 * time.Minute
+	DefaultMaxStaleness      = time.Hour
+	DefaultFetchTimeout      = 5 * time.Second
+	DefaultMinRefetch        = 30 * time.Second
+	DefaultDPoPWindow        = 60 * time.Second
+	DefaultReplayCacheSize   = 100000
+	DefaultNonceLifetime     = 2 * time.Minute
+	DefaultDriftInterval     = 5 * time.Minute
+	DefaultLogBuffer         = 10000
+	DefaultBundleMinDelay    = 10 * time.Second
+	DefaultBundleMaxDelay    = 20 * time.Second
 )
 
 // Config is the whole configuration file.
@@ -400,6 +403,24 @@ type Policy struct {
 	Deadline Duration `json:"deadline"`
 	// EnableNetwork allows http.send and net.lookup_ip_addr in policies.
 	EnableNetwork bool `json:"enable_network"`
+	// DecisionCache memoises decisions per bundle revision on the exact
+	// input paths the bundle's rules can read.
+	DecisionCache DecisionCache `json:"decision_cache"`
+}
+
+// DecisionCache bounds the policy decision cache.
+type DecisionCache struct {
+	// Size is the most decisions kept per bundle revision; 0 turns the
+	// cache off; unset is DefaultDecisionCacheSize.
+	Size *int `json:"size"`
+}
+
+// Entries returns the configured size, the default when unset.
+func (d DecisionCache) Entries() int {
+	if d.Size == nil {
+		return DefaultDecisionCacheSize
+	}
+	return *d.Size
 }
 
 // Limits bound what a caller controls.

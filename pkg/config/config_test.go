@@ -35,6 +35,7 @@ func TestParseDefaults(t *testing.T) {
 		{"deny_format", c.DenyFormat, "jsonrpc_error"},
 		{"limits.body_bytes", c.Limits.BodyBytes, DefaultBodyBytes},
 		{"policy.deadline", c.Policy.Deadline.D(), 50 * time.Millisecond},
+		{"policy.decision_cache.size", c.Policy.DecisionCache.Entries(), DefaultDecisionCacheSize},
 		{"resources", len(c.Resources), 1},
 		{"resources[0].public_origin", c.Resources[0].PublicOrigin, "https://mcp.example.test"},
 		{"resources[0].path", c.Resources[0].Path, "/mcp"},
@@ -106,6 +107,8 @@ limits:
 			[]string{"tls: cert_file and key_file go together", "tls.admin: cert_file and key_file go together",
 				"tls.public.client_ca_file: needs cert_file"}},
 		{"decision log needs its target", minimal + "decision_log: {output: file}\n", []string{"decision_log.path: required"}},
+		{"decision cache off", minimal + "policy: {decision_cache: {size: 0}}\n", nil},
+		{"decision cache bounds", minimal + "policy: {decision_cache: {size: -1}}\n", []string{"policy.decision_cache.size: must be in [0, 1048576], got -1"}},
 		{"per-hop mode", "resources: [{path: /a, resource: https://a.test/a, mode: maybe}]\nissuers: [{issuer: a, jwks_file: f}]\n",
 			[]string{`resources[0].mode: must be enforce or shadow`}},
 		{"shutdown alias conflict", minimal + "shutdown_timeout: 3s\nshutdown:\n  timeout: 4s\n", []string{"shutdown_timeout: is an alias of shutdown.timeout"}},
@@ -177,5 +180,19 @@ issuers: [{issuer: a, jwks_file: f}]
 	}
 	if got := c.Resources[0].PublicOrigin; got != "https://mcp.example.test" {
 		t.Errorf("resources[0].public_origin = %q; want derived origin", got)
+	}
+}
+
+// TestDecisionCacheSize: unset is the default, 0 is off, a number is kept.
+func TestDecisionCacheSize(t *testing.T) {
+	for yaml, want := range map[string]int{"": DefaultDecisionCacheSize, "policy: {decision_cache: {size: 0}}\n": 0,
+		"policy: {decision_cache: {size: 10}}\n": 10} {
+		c, err := Parse([]byte(minimal + yaml))
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", yaml, err)
+		}
+		if got := c.Policy.DecisionCache.Entries(); got != want {
+			t.Errorf("Parse(%q) decision cache size %d; want %d", yaml, got, want)
+		}
 	}
 }

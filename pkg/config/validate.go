@@ -201,6 +201,9 @@ func (c *Config) validateLimits(add addFunc) {
 	if d := c.Policy.Deadline.D(); d <= 0 || d > 10*time.Second {
 		add("policy.deadline", "must be in (0, 10s], got %s", d)
 	}
+	if n := c.Policy.DecisionCache.Entries(); n < 0 || n > 1<<20 {
+		add("policy.decision_cache.size", "must be in [0, %d], got %d", 1<<20, n)
+	}
 }
 
 // defaultShutdown resolves the shutdown_timeout alias into Shutdown.Timeout

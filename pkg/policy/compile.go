@@ -46,6 +46,9 @@ func (e *Engine) prepare(ctx context.Context, b *bundle.Bundle) (*snapshot, erro
 		return nil, err
 	}
 	snap := &snapshot{revision: b.Manifest.Revision, query: pq, reg: reg}
+	if snap.memo, err = newMemo(c, e.opts.DecisionCache); err != nil {
+		snap.memo, snap.memoOff = nil, err.Error()
+	}
 	if snap.list, err = e.prepareOptional(ctx, c, b.Data, ListQuery); err != nil {
 		return nil, err
 	}

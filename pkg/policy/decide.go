@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"go.opentelemetry.io/otel/trace"
@@ -79,15 +80,45 @@ func (e *Engine) decideOn(ctx context.Context, snap *snapshot, in *Input, tracer
 	if err := ctx.Err(); err != nil {
 		return Decision{Meta: meta}, denial.New(denial.Deadline, fmt.Errorf("before evaluation: %w", err))
 	}
+	key, memoOK := snap.keyOf(input, tracer)
+	if memoOK {
+		if t, hit := snap.memo.get(key); hit {
+			d, err := decodeDecision(t.Value) // a fresh Decision: callers may change its maps
+			meta.Cached = true
+			return withMeta(d, err, snap, meta)
+		}
+	}
+	t, err := snap.eval(ctx, input, now, tracer)
+	if err != nil {
+		return Decision{Meta: meta}, err
+	}
+	d, err := decodeDecision(t.Value)
+	if err == nil && memoOK {
+		snap.memo.put(key, t)
+	}
+	return withMeta(d, err, snap, meta)
+}
+
+// eval evaluates the decision query on input: its one result, as a term.
+func (s *snapshot) eval(ctx context.Context, input ast.Value, now time.Time, tracer topdown.QueryTracer) (*ast.Term, error) {
 	opts := []rego.EvalOption{rego.EvalParsedInput(input), rego.EvalTime(now)}
 	if tracer != nil {
 		opts = append(opts, rego.EvalQueryTracer(tracer))
 	}
-	rs, err := snap.query.Eval(ctx, opts...)
+	rs, err := s.query.Eval(ctx, opts...)
 	if err != nil {
-		return Decision{Meta: meta}, evalError(ctx, err)
+		return nil, evalError(ctx, err)
 	}
-	d, err := decodeResultSet(rs)
+	t, err := resultTerm(rs)
+	if err != nil {
+		return nil, denial.New(denial.PolicyError, fmt.Errorf("revision %q: %w", s.revision, err))
+	}
+	return t, nil
+}
+
+// withMeta returns a decoded decision with its meta, or the policy_error
+// of a malformed one.
+func withMeta(d Decision, err error, snap *snapshot, meta Meta) (Decision, error) {
 	if err != nil {
 		return Decision{Meta: meta}, denial.New(denial.PolicyError, fmt.Errorf("revision %q: %w", snap.revision, err))
 	}
@@ -196,15 +227,20 @@ func redactedEval(err error) error {
 	return redact.WrapDetail("policy_eval_error", detail, err)
 }
 
-// decodeResultSet requires exactly one result holding one value.
-func decodeResultSet(rs rego.ResultSet) (Decision, error) {
+// resultTerm requires exactly one result holding one value, an AST term
+// (keepTerm).
+func resultTerm(rs rego.ResultSet) (*ast.Term, error) {
 	switch {
 	case len(rs) == 0:
-		return Decision{}, errUndefined
+		return nil, errUndefined
 	case len(rs) > 1:
-		return Decision{}, fmt.Errorf("decision has %d results; want 1", len(rs))
+		return nil, fmt.Errorf("decision has %d results; want 1", len(rs))
 	case len(rs[0].Expressions) != 1:
-		return Decision{}, fmt.Errorf("decision has %d expressions; want 1", len(rs[0].Expressions))
+		return nil, fmt.Errorf("decision has %d expressions; want 1", len(rs[0].Expressions))
 	}
-	return decodeDecisionAny(rs[0].Expressions[0].Value)
+	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	if !ok {
+		return nil, fmt.Errorf("decision result is %T; want *ast.Term", rs[0].Expressions[0].Value)
+	}
+	return t, nil
 }

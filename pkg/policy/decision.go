@@ -72,6 +72,9 @@ type Meta struct {
 	ArgumentRules []decisionlog.MaskRule
 	// Registry is the time the registry checks took.
 	Registry time.Duration
+	// Cached is true when the decision came from the revision's decision
+	// cache (the same input projection was evaluated before).
+	Cached bool
 }
 
 // RateLimit is one limit a request is counted against: a Rate or a Budget.

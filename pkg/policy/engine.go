@@ -51,6 +51,10 @@ type Options struct {
 	// ResponseDeadline bounds one list or output evaluation of the
 	// response processor (default DefaultResponseDeadline).
 	ResponseDeadline time.Duration
+	// DecisionCache bounds the decision cache of each revision (entries);
+	// 0 turns it off. A revision whose decision depends on more than the
+	// input paths its rules read (memo.go) gets none whatever the size.
+	DecisionCache int
 }
 
 // Engine evaluates requests against the active bundle. It is safe for
@@ -71,6 +75,8 @@ type snapshot struct {
 	output   *rego.PreparedEvalQuery // nil: the bundle has no data.mcp.output
 	reg      *registry.Registry
 	logRules map[string][]decisionlog.MaskRule // data.mcp.decision_log.arguments
+	memo     *memo                             // nil: no decision cache
+	memoOff  string                            // why memo is nil ("" when off by size)
 }
 
 // networkBuiltins are the built-ins that reach the network.
@@ -129,7 +135,11 @@ func (e *Engine) Activate(ctx context.Context, b *bundle.Bundle) error {
 		return fmt.Errorf("policy: activate revision %q: %w", rev, err)
 	}
 	prev := e.cur.Swap(snap)
-	e.opts.Logger.Info("policy bundle activated", "revision", rev, "previous", prevRevision(prev))
+	e.opts.Logger.Info("policy bundle activated", "revision", rev, "previous", prevRevision(prev),
+		"decision_cache", snap.memo != nil)
+	if snap.memoOff != "" {
+		e.opts.Logger.Info("decision cache off for this revision", "revision", rev, "why", snap.memoOff)
+	}
 	if legacy := snap.reg.LegacyPins(); len(legacy) > 0 {
 		e.opts.Logger.Warn("deprecated: registry pins in the hex sha256 form; re-pin to content_hash (registry pin)",
 			"revision", rev, "tools", len(legacy), "first", legacy[0])

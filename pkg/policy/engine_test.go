@@ -258,14 +258,15 @@ func TestDecidePolicyError(t *testing.T) {
 }
 
 func TestDecodeResultSetCounts(t *testing.T) {
-	if _, err := decodeResultSet(nil); !errors.Is(err, errUndefined) {
-		t.Errorf("decodeResultSet(nil) = %v; want %v", err, errUndefined)
+	if _, err := resultTerm(nil); !errors.Is(err, errUndefined) {
+		t.Errorf("resultTerm(nil) = %v; want %v", err, errUndefined)
 	}
-	if _, err := decodeResultSet(rego.ResultSet{{}, {}}); err == nil {
-		t.Errorf("decodeResultSet(2 results) = nil error; want an error")
+	if _, err := resultTerm(rego.ResultSet{{}, {}}); err == nil {
+		t.Errorf("resultTerm(2 results) = nil error; want an error")
 	}
-	if _, err := decodeDecisionAny(map[string]any{"allow": true, "reason": "x"}); err == nil {
-		t.Errorf("decodeDecisionAny(map) = nil error; want an error")
+	notTerm := rego.ResultSet{{Expressions: []*rego.ExpressionValue{{Value: map[string]any{"allow": true, "reason": "x"}}}}}
+	if _, err := resultTerm(notTerm); err == nil {
+		t.Errorf("resultTerm(map) = nil error; want an error")
 	}
 }
 

@@ -26,15 +26,6 @@ const (
 	maxHTTPStatus     = 599
 )
 
-// decodeDecisionAny decodes a result produced by keepTerm.
-func decodeDecisionAny(v any) (Decision, error) {
-	t, ok := v.(*ast.Term)
-	if !ok {
-		return Decision{}, fmt.Errorf("decision result is %T; want *ast.Term", v)
-	}
-	return decodeDecision(t.Value)
-}
-
 // decodeDecision decodes a decision strictly: an object with a boolean
 // allow, a snake_case reason and only the known optional fields, each of the
 // right type. Anything else is an error (and so a deny).

@@ -24,11 +24,15 @@ var objectGetRef = ast.MustParseRef("object.get")
 // timeDependent are built-ins whose result depends on the clock or the
 // environment although OPA does not mark them Nondeterministic.
 var timeDependent = map[string]bool{
-	"time.now_ns": true, "opa.runtime": true,
+	"time.now_ns":          true,
+	"opa.runtime":          true,
+	"io.jwt.decode_verify": true,
+	"http.send":            true,
+	"net.lookup_ip_addr":   true,
+	"rand.intn":            true,
+	"uuid.rfc4122":         true,
 	"crypto.x509.parse_and_verify_certificates":              true,
 	"crypto.x509.parse_and_verify_certificates_with_options": true,
-	"io.jwt.decode_verify":                                   true, "http.send": true, "net.lookup_ip_addr": true,
-	"rand.intn": true, "uuid.rfc4122": true,
 }
 
 // readScan collects what the rules of a bundle read.

@@ -150,7 +150,7 @@ func TestDecisionCacheDifferential(t *testing.T) {
 	plain := policyDirEngineOpts(t, Options{})
 	cached := policyDirEngineOpts(t, Options{DecisionCache: 4096})
 	ctx := context.Background()
-	n := 300
+	n := 200
 	if testing.Short() {
 		n = 60
 	}

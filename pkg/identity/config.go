@@ -87,6 +87,14 @@ type Config struct {
 	// Logger receives key-set events; nil discards them. Tokens are never
 	// logged.
 	Logger *slog.Logger
+	// Inherit, when set, is the Verifier this one replaces (a configuration
+	// reload). A remote issuer whose key source is configured the same way
+	// takes over Inherit's source with the keys it already fetched, so a
+	// reload while an IdP is down keeps serving its last good keys; a
+	// background refresh is started for it instead of a blocking fetch.
+	// Inherit's Close then leaves the taken-over sources running. A
+	// jwks_file is always read anew.
+	Inherit *Verifier
 }
 
 // IssuerConfig is one trusted authorization server. Exactly one of

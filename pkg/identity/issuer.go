@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcp-authz/mcp-authz/pkg/denial"
@@ -17,19 +18,20 @@ type issuer struct {
 	src      keySource
 	maxStale time.Duration
 	refresh  time.Duration
+	// handedOver is set when src is owned by another Verifier (taken over
+	// by a successor, or borrowed by a successor that failed to build):
+	// this Verifier's Close leaves it running.
+	handedOver atomic.Bool
+	// inherited marks a src taken over from Config.Inherit.
+	inherited bool
 }
 
 // newIssuer builds the key source of ic (reading a JWKS file now).
 func newIssuer(ic IssuerConfig, cfg Config) (*issuer, error) {
-	is := &issuer{
-		cfg:      ic,
-		typ:      normaliseTyp(ic.RequireTyp),
-		algs:     map[string]bool{},
-		maxStale: cfg.MaxStaleness,
-		refresh:  cfg.JWKSRefresh,
-	}
-	for _, a := range ic.Algorithms {
-		is.algs[a] = true
+	is := issuerOf(ic, cfg)
+	if prev := cfg.Inherit.sameSource(ic, cfg); prev != nil {
+		is.src, is.inherited = prev.src, true
+		return is, nil
 	}
 	var err error
 	if ic.JWKSFile != "" {
@@ -41,6 +43,43 @@ func newIssuer(ic IssuerConfig, cfg Config) (*issuer, error) {
 		return nil, fmt.Errorf("identity: issuer %q: %w", ic.Issuer, err)
 	}
 	return is, nil
+}
+
+// issuerOf is ic's issuer without its key source.
+func issuerOf(ic IssuerConfig, cfg Config) *issuer {
+	is := &issuer{
+		cfg:      ic,
+		typ:      normaliseTyp(ic.RequireTyp),
+		algs:     map[string]bool{},
+		maxStale: cfg.MaxStaleness,
+		refresh:  cfg.JWKSRefresh,
+	}
+	for _, a := range ic.Algorithms {
+		is.algs[a] = true
+	}
+	return is
+}
+
+// sameSource returns v's issuer whose remote key source ic and cfg would
+// build identically (nil for none, for a nil v, and for a jwks_file, which
+// a reload reads anew).
+func (v *Verifier) sameSource(ic IssuerConfig, cfg Config) *issuer {
+	if v == nil || ic.JWKSFile != "" {
+		return nil
+	}
+	prev := v.issuers[ic.Issuer]
+	if prev == nil || prev.handedOver.Load() {
+		return nil
+	}
+	p, c := prev.cfg, v.cfg
+	same := p.JWKSFile == "" && p.JWKSURL == ic.JWKSURL && p.DiscoveryURL == ic.DiscoveryURL &&
+		p.CAFile == ic.CAFile && p.InsecureHTTP == ic.InsecureHTTP &&
+		c.FetchTimeout == cfg.FetchTimeout && c.MaxJWKSBytes == cfg.MaxJWKSBytes &&
+		c.MinRefetchInterval == cfg.MinRefetchInterval && c.JWKSRefresh == cfg.JWKSRefresh
+	if !same {
+		return nil
+	}
+	return prev
 }
 
 // usable reports whether ks may verify tokens at now: present and, for a

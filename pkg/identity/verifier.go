@@ -104,11 +104,30 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
+		v.release(false)
 		v.Close()
 		return nil, err
 	}
+	v.release(true)
 	v.firstFetch(ctx)
 	return v, nil
+}
+
+// release settles who owns the key sources taken over from cfg.Inherit:
+// on success the successor (v) does and Inherit's Close leaves them
+// running; on failure Inherit keeps them and v's Close leaves them alone.
+func (v *Verifier) release(built bool) {
+	for _, is := range v.order {
+		if !is.inherited {
+			continue
+		}
+		if built {
+			v.cfg.Inherit.issuers[is.cfg.Issuer].handedOver.Store(true)
+		} else {
+			is.handedOver.Store(true)
+		}
+	}
+	v.cfg.Inherit = nil // keep no chain of replaced verifiers alive
 }
 
 // firstFetch fetches every remote key set concurrently, waiting at most
@@ -116,7 +135,10 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 func (v *Verifier) firstFetch(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, is := range v.order {
-		if is.src.expires() {
+		switch {
+		case is.inherited:
+			is.src.kick() // it has keys already: refresh behind them
+		case is.src.expires():
 			wg.Go(func() { _, _ = is.src.refresh(ctx) })
 		}
 	}
@@ -304,7 +326,9 @@ func (v *Verifier) Ready() bool {
 func (v *Verifier) Close() {
 	v.closeOnce.Do(func() {
 		for _, is := range v.order {
-			is.src.close()
+			if !is.handedOver.Load() {
+				is.src.close()
+			}
 		}
 		if v.dpop != nil {
 			v.dpop.Close()

@@ -143,6 +143,17 @@ func New(opts Options, ident Verifier, decider Decider) *Server {
 	return s
 }
 
+// Successor returns a Server over ident and opts (a configuration reload)
+// deciding with s's decider and sharing s's in-flight bound and caches,
+// so the bound holds across both while s's last Checks finish.
+// opts.MaxInFlight is not used: the bound stays s's.
+func (s *Server) Successor(opts Options, ident Verifier) *Server {
+	opts.MaxInFlight = s.opts.MaxInFlight
+	n := New(opts, ident, s.decider)
+	n.slots, n.sans = s.slots, s.sans
+	return n
+}
+
 // Check decides one request. The returned error is always nil: every
 // failure, including a panic, is a deny in the response's status.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {

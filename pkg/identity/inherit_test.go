@@ -16,21 +16,11 @@ import (
 func TestInheritKeySources(t *testing.T) {
 	k1, k2 := newECKey(t, "inh-1"), newECKey(t, "inh-2")
 	ctx := context.Background()
-	successor := func(t *testing.T, f *remoteFixture, edit func(*Config)) (*Verifier, error) {
-		t.Helper()
-		cfg := f.v.cfg
-		cfg.Issuers = append([]IssuerConfig(nil), cfg.Issuers...)
-		cfg.Inherit = f.v
-		if edit != nil {
-			edit(&cfg)
-		}
-		return New(ctx, cfg)
-	}
 
 	t.Run("taken over with its keys", func(t *testing.T) {
 		srv := newJWKSServer(t, true, k1)
 		f := newRemoteFixture(t, srv, nil)
-		v, err := successor(t, f, nil)
+		v, err := successorOf(f, nil)
 		if err != nil {
 			t.Fatalf("New(Inherit) = %v", err)
 		}
@@ -49,7 +39,7 @@ func TestInheritKeySources(t *testing.T) {
 	t.Run("failed successor hands the sources back", func(t *testing.T) {
 		srv := newJWKSServer(t, true, k1)
 		f := newRemoteFixture(t, srv, nil)
-		_, err := successor(t, f, func(c *Config) {
+		_, err := successorOf(f, func(c *Config) {
 			c.Issuers = append(c.Issuers, IssuerConfig{Issuer: "https://broken.example.test", JWKSFile: filepath.Join(t.TempDir(), "absent.json")})
 		})
 		if err == nil {
@@ -61,7 +51,7 @@ func TestInheritKeySources(t *testing.T) {
 	t.Run("changed settings build a new source", func(t *testing.T) {
 		srv := newJWKSServer(t, true, k1)
 		f := newRemoteFixture(t, srv, nil)
-		v, err := successor(t, f, func(c *Config) { c.FetchTimeout = 20 * time.Second })
+		v, err := successorOf(f, func(c *Config) { c.FetchTimeout = 20 * time.Second })
 		if err != nil {
 			t.Fatalf("New = %v", err)
 		}
@@ -86,4 +76,16 @@ func rotateAndVerify(t *testing.T, f *remoteFixture, srv *jwksServer, k1, k2 tes
 	if err := f.verify(t, context.Background(), k2, issuerR); err != nil {
 		t.Fatalf("Verify(rotated key) = %v; want ok (the source refetched)", err)
 	}
+}
+
+// successorOf builds f's Verifier anew with Inherit set, as a reload
+// does, its configuration changed by edit.
+func successorOf(f *remoteFixture, edit func(*Config)) (*Verifier, error) {
+	cfg := f.v.cfg
+	cfg.Issuers = append([]IssuerConfig(nil), cfg.Issuers...)
+	cfg.Inherit = f.v
+	if edit != nil {
+		edit(&cfg)
+	}
+	return New(context.Background(), cfg)
 }

@@ -28,21 +28,18 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	a, err := app.New(ctx, cfg, log)
+	level := new(slog.LevelVar)
+	level.Set(app.LogLevel(cfg.LogLevel))
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	a, err := app.New(ctx, cfg, log, app.WithConfigFile(*path), app.WithLogLevel(level))
 	if err != nil {
 		return err
 	}
 	// The first SIGTERM (or SIGINT) starts the drain; a second one skips
-	// the rest of the lame-duck period.
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	// the rest of the lame-duck period. SIGHUP re-reads the configuration.
+	// Registered before serving, so no signal reaches Go's default handler.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	return a.RunSignals(ctx, sigs)
-}
-
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -53,6 +54,8 @@ type App struct {
 	stopOnce sync.Once
 	stopErr  error
 	draining atomic.Bool // set at the start of shutdown: /readyz answers 503
+	opts     options
+	reload   reloadState
 }
 
 // healthEvery is how often gRPC health follows readiness: a bundle that
@@ -67,7 +70,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, comp: comp, lis: map[string]net.Listener{}, serveErr: make(chan error, 3),
-		stopH: make(chan struct{})}
+		stopH: make(chan struct{}), opts: optionsOf(opts)}
+	a.reload.st = ReloadStatus{File: a.opts.configFile, LoadedAt: time.Now()}
+	if err := comp.Metrics.Register(a.reloadMetrics()...); err != nil {
+		comp.Close()
+		return nil, fmt.Errorf("app: metrics: %w", err)
+	}
 	warnSharedPaths(cfg, log)
 	warnUpstreamTokens(cfg, log)
 	warnShadow(cfg, log)
@@ -136,8 +144,8 @@ func (a *App) Start() {
 	a.setServing(a.comp.Ready())
 	a.healthWG.Add(1)
 	go a.followReadiness()
-	a.log.Info("mcp-authz serving", "grpc", a.Addr("grpc"), "admin", a.Addr("admin"),
-		"public", a.Addr("public"), "bundle", a.comp.Engine.Revision())
+	a.log.Info("mcp-authz serving", "grpc", a.Addr("grpc"), "admin", a.Addr("admin"), "public", a.Addr("public"),
+		"tls", a.tlsListeners(), "bundle", a.comp.Engine.Revision(), "issuers", issuerNames(a.comp.Config()))
 }
 
 func (a *App) serve(name string, fn func() error) {
@@ -155,24 +163,65 @@ func (a *App) serve(name string, fn func() error) {
 // signals).
 func (a *App) Run(ctx context.Context) error { return a.RunSignals(ctx, nil) }
 
-// RunSignals starts the app and blocks until ctx is done, a signal arrives
-// on sigs (SIGTERM) or a listener fails, then drains: health goes
-// NOT_SERVING at once on gRPC health and /readyz, Checks keep being
-// answered for shutdown.lame_duck (the time load balancers and Envoy's
-// health checker need to see NOT_SERVING), then the gRPC listener stops
-// accepting and in-flight Checks drain for at most shutdown.timeout. A
-// further signal on sigs during the lame-duck period skips its rest.
+// RunSignals starts the app and blocks until ctx is done, a signal other
+// than SIGHUP arrives on sigs (SIGTERM, SIGINT) or a listener fails, then
+// drains: health goes NOT_SERVING at once on gRPC health and /readyz,
+// Checks keep being answered for shutdown.lame_duck (the time load
+// balancers and Envoy's health checker need to see NOT_SERVING), then the
+// gRPC listener stops accepting and in-flight Checks drain for at most
+// shutdown.timeout. A further signal on sigs during the lame-duck period
+// skips its rest. SIGHUP re-reads the configuration file (Reload) and
+// never stops the service.
 func (a *App) RunSignals(ctx context.Context, sigs <-chan os.Signal) error {
 	a.Start()
+	reloads, stopReloads := a.sighupRunner(ctx)
 	var err error
-	select {
-	case <-ctx.Done():
-		a.log.Info("shutting down: context done")
-	case sig := <-sigs:
-		a.log.Info("shutting down: signal received", "signal", sig.String())
-	case err = <-a.serveErr:
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			a.log.Info("shutting down: context done")
+			done = true
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reloads()
+				continue
+			}
+			a.log.Info("shutting down: signal received", "signal", sig.String())
+			done = true
+		case err = <-a.serveErr:
+			done = true
+		}
 	}
+	stopReloads()
 	return errors.Join(err, a.stop(a.cfg.Shutdown.LameDuckD(), sigs))
+}
+
+// sighupRunner runs each SIGHUP's Reload beside the signal loop, so a reload
+// waiting for a new issuer's first key-set fetch never delays a SIGTERM.
+// stop cancels a reload in progress and waits for it.
+func (a *App) sighupRunner(ctx context.Context) (reload, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	reload = func() {
+		wg.Go(func() { _ = a.Reload(ctx) }) // logged, counted and shown by Reload
+	}
+	stop = func() {
+		cancel()
+		wg.Wait()
+	}
+	return reload, stop
+}
+
+// tlsListeners names the listeners serving TLS, for the startup line.
+func (a *App) tlsListeners() []string {
+	var out []string
+	files := map[string]config.TLSFiles{"grpc": a.cfg.TLS.GRPC(), "admin": a.cfg.TLS.Admin, "public": a.cfg.TLS.Public}
+	for _, name := range []string{"grpc", "admin", "public"} {
+		if a.lis[name] != nil && files[name].Enabled() {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // Shutdown stops at once without a lame-duck period (a programmatic stop:
@@ -233,10 +282,18 @@ func (a *App) lameDuck(d time.Duration, skip <-chan os.Signal) {
 	a.log.Info("lame duck: NOT_SERVING, still answering Checks", "lame_duck", d)
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-t.C:
-	case sig := <-skip:
-		a.log.Info("lame duck skipped: second signal", "signal", sig.String())
+	for {
+		select {
+		case <-t.C:
+			return
+		case sig := <-skip:
+			if sig == syscall.SIGHUP {
+				a.log.Info("configuration reload ignored: shutting down")
+				continue
+			}
+			a.log.Info("lame duck skipped: second signal", "signal", sig.String())
+			return
+		}
 	}
 }
 
@@ -300,12 +357,12 @@ func (a *App) setServing(ok bool) {
 // Engine returns the policy engine (for tests and reload).
 func (a *App) Engine() *policy.Engine { return a.comp.Engine }
 
-// Verifier returns the identity verifier.
-func (a *App) Verifier() *identity.Verifier { return a.comp.Verifier }
+// Verifier returns the active configuration's identity verifier.
+func (a *App) Verifier() *identity.Verifier { return a.comp.Verifier() }
 
 // SigningKeys returns the minted tokens' key holder (nil without
 // token_minting), e.g. to reload rotated key files at once.
 func (a *App) SigningKeys() *upstream.Keys { return a.comp.Upstream.keys }
 
-// Server returns the ext_authz server.
-func (a *App) Server() *extauthz.Server { return a.comp.Server }
+// Server returns the active configuration's ext_authz server.
+func (a *App) Server() *extauthz.Server { return a.comp.Server.current().server }

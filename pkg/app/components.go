@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -21,7 +22,6 @@ import (
 	"github.com/mcp-authz/mcp-authz/pkg/hop"
 	"github.com/mcp-authz/mcp-authz/pkg/identity"
 	"github.com/mcp-authz/mcp-authz/pkg/identity/dpop"
-	"github.com/mcp-authz/mcp-authz/pkg/mcp"
 	"github.com/mcp-authz/mcp-authz/pkg/policy"
 	"github.com/mcp-authz/mcp-authz/pkg/ratelimit"
 	"github.com/mcp-authz/mcp-authz/pkg/registry"
@@ -31,13 +31,13 @@ import (
 // Components are the decision path's parts, built from a Config. The
 // offline `mcp-authz check` uses them without any listener.
 type Components struct {
-	// Verifier checks tokens.
-	Verifier *identity.Verifier
 	// Engine evaluates the policy bundle.
 	Engine *policy.Engine
-	// Server is the ext_authz server.
-	Server *extauthz.Server
-	// Metadata serves RFC 9728 Protected Resource Metadata.
+	// Server is the ext_authz server of the active configuration
+	// generation (see Reload).
+	Server *LiveServer
+	// Metadata serves the active generation's RFC 9728 Protected Resource
+	// Metadata.
 	Metadata http.Handler
 	// Processor is the ext_proc server inspecting responses.
 	Processor *extproc.Server
@@ -60,6 +60,10 @@ type Components struct {
 	Limiter *ratelimit.Limiter
 	redis   *redis.Client
 	nonces  *dpop.NonceSource
+	// replay is the DPoP replay store every generation's verifier shares,
+	// so a reload never forgets a proof already seen.
+	replay   dpop.ReplayStore
+	reloadMu sync.Mutex
 }
 
 // Start starts background work (drift polls); Build alone starts none, so
@@ -116,10 +120,12 @@ func newWatcher(cfg *config.Config, log *slog.Logger, approved func(string) map[
 	return w, nil
 }
 
-// NewServer returns an ext_authz server over the same verifier and options
-// deciding with d (the offline --explain wraps the engine this way).
+// NewServer returns an ext_authz server over the active generation's
+// verifier and options deciding with d (the offline --explain wraps the
+// engine this way).
 func (c *Components) NewServer(d extauthz.Decider) *extauthz.Server {
-	return extauthz.New(c.serverOpts, c.Verifier, d)
+	g := c.Server.current()
+	return extauthz.New(g.opts, g.verifier, d)
 }
 
 // Build constructs the components and activates the configured bundle.
@@ -130,14 +136,14 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Op
 	steps := []func() error{
 		func() error { return c.buildUpstreamTokens(cfg) },
 		func() error { return c.buildRedis(cfg) },
-		func() error { return c.buildIdentity(ctx, cfg, log) },
+		func() error { return c.buildIdentity(cfg, log) },
 		func() error { return c.buildEngine(ctx, cfg, log) },
 		func() error { c.buildServerOptions(cfg, log); return nil },
 		func() error { return c.buildOperations(ctx, cfg, log, with) },
 		c.registerMetrics,
 		func() error { return c.buildConnect(cfg, with) },
 		func() error { return c.buildLimiter(cfg, log) },
-		func() error { c.Server = c.NewServer(c.Engine); return nil },
+		func() error { return c.buildGeneration(ctx, cfg) },
 		func() error { return c.buildProcessor(cfg, log) },
 	}
 	for _, step := range steps {
@@ -146,7 +152,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...Op
 			return nil, err
 		}
 	}
-	c.Metadata = withConnect(publicHandler(identity.MetadataHandler(metadataDocs(cfg)), c.Upstream.publisher), c.connectWeb)
+	c.Metadata = withConnect(c.Metadata, c.connectWeb) // c.Metadata: the active generation's documents
 	return c, nil
 }
 
@@ -158,7 +164,6 @@ func (c *Components) buildUpstreamTokens(cfg *config.Config) error {
 		return err
 	}
 	c.Upstream = up
-	c.closers = append(c.closers, up.close)
 	return nil
 }
 
@@ -177,14 +182,20 @@ func (c *Components) buildRedis(cfg *config.Config) error {
 	return nil
 }
 
-// buildIdentity builds the token verifier and the DPoP nonce source.
-func (c *Components) buildIdentity(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	v, nonces, err := c.newIdentity(ctx, cfg, log)
+// buildIdentity builds what every generation's token verifier shares: the
+// DPoP nonce source and replay store. The verifier itself is built with
+// its generation (buildGeneration).
+func (c *Components) buildIdentity(cfg *config.Config, log *slog.Logger) error {
+	nonces, err := newNonces(cfg)
 	if err != nil {
 		return err
 	}
-	c.Verifier, c.nonces = v, nonces
-	c.closers = append(c.closers, v.Close)
+	c.nonces = nonces
+	c.replay = dpop.NewReplayCache(cfg.DPoP.ReplayCacheSize)
+	if c.redis != nil {
+		c.replay = &redisReplay{c: c.redis, local: c.replay, timeout: cfg.RateLimits.Redis.Timeout.D(),
+			useLocal: cfg.RateLimits.OnBackendError == "local", log: log}
+	}
 	return nil
 }
 
@@ -211,21 +222,14 @@ func (c *Components) buildEngine(ctx context.Context, cfg *config.Config, log *s
 	return checkDriftServers(cfg, c.Engine)
 }
 
-// buildServerOptions sets the ext_authz server's options and metrics.
+// buildServerOptions sets the ext_authz server's process-long options
+// and metrics; each generation adds its own (applyConfigOptions).
 func (c *Components) buildServerOptions(cfg *config.Config, log *slog.Logger) {
 	c.serverOpts = extauthz.Options{
-		Hops:             hop.New(hopsOf(cfg)),
-		AllowedOrigins:   cfg.AllowedOrigins,
-		Limits:           mcp.Limits{MaxBytes: cfg.Limits.BodyBytes, MaxDepth: cfg.Limits.JSONDepth, MaxNumbers: cfg.Limits.JSONNumbers},
-		PolicyDenyStatus: cfg.PolicyDenyStatus,
-		DenyFormat:       cfg.DenyFormat,
-		MaxInFlight:      cfg.Limits.MaxInFlight,
-		DeadlineMargin:   cfg.CheckDeadlineMargin.D(),
-		DPoPAlgs:         dpop.Algorithms(dpopOptions(cfg)),
-		DPoPNonces:       nonceIssuer(c.nonces),
-		Logger:           log,
-		Tokens:           c.Upstream.source,
-		Shadow:           cfg.Mode == config.ModeShadow,
+		MaxInFlight: cfg.Limits.MaxInFlight,
+		DPoPAlgs:    dpop.Algorithms(dpopOptions(cfg)),
+		DPoPNonces:  nonceIssuer(c.nonces),
+		Logger:      log,
 	}
 	c.Metrics = telemetry.New()
 	c.serverOpts.Observer = c.Metrics
@@ -236,7 +240,7 @@ func (c *Components) buildServerOptions(cfg *config.Config, log *slog.Logger) {
 func (c *Components) registerMetrics() error {
 	issuers := telemetry.NewIssuerCollector(func() []telemetry.IssuerState {
 		var out []telemetry.IssuerState
-		for _, s := range c.Verifier.Status() {
+		for _, s := range c.Verifier().Status() {
 			out = append(out, telemetry.IssuerState{Issuer: s.Issuer, HasKeys: s.HasKeys, Stale: s.Stale,
 				SkippedKeys: s.SkippedKeys, RefusedSets: s.RefusedSets})
 		}
@@ -257,7 +261,7 @@ func (c *Components) registerMetrics() error {
 }
 
 // Ready reports whether a bundle is active and an issuer has keys.
-func (c *Components) Ready() bool { return c.Engine.Ready() && c.Verifier.Ready() }
+func (c *Components) Ready() bool { return c.Engine.Ready() && c.Verifier().Ready() }
 
 // Close stops every goroutine the components started.
 func (c *Components) Close() {
@@ -265,22 +269,6 @@ func (c *Components) Close() {
 		c.closers[i]()
 	}
 	c.closers = nil
-}
-
-// newIdentity builds the token verifier and, when dpop.nonce is enabled,
-// the nonce source it shares with the ext_authz server.
-func (c *Components) newIdentity(ctx context.Context, cfg *config.Config, log *slog.Logger) (*identity.Verifier, *dpop.NonceSource, error) {
-	nonces, err := newNonces(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	ic := c.identityConfig(cfg, log)
-	ic.DPoP.Nonces = nonces
-	v, err := identity.New(ctx, ic)
-	if err != nil {
-		return nil, nil, fmt.Errorf("app: identity: %w", err)
-	}
-	return v, nonces, nil
 }
 
 // newNonces reads the shared nonce key (nil when nonces are off).
@@ -322,10 +310,8 @@ func (c *Components) identityConfig(cfg *config.Config, log *slog.Logger) identi
 		DPoP:               dpopOptions(cfg),
 		Logger:             log,
 	}
-	if c.redis != nil {
-		ic.DPoP.Replay = &redisReplay{c: c.redis, local: dpop.NewReplayCache(cfg.DPoP.ReplayCacheSize),
-			timeout: cfg.RateLimits.Redis.Timeout.D(), useLocal: cfg.RateLimits.OnBackendError == "local", log: log}
-	}
+	ic.DPoP.Replay = c.replay
+	ic.DPoP.Nonces = c.nonces
 	for _, is := range cfg.Issuers {
 		ic.Issuers = append(ic.Issuers, identity.IssuerConfig{
 			Issuer: is.Issuer, JWKSFile: is.JWKSFile, JWKSURL: is.JWKSURL, DiscoveryURL: is.DiscoveryURL,
@@ -388,8 +374,8 @@ func (a *App) adminMux() *http.ServeMux {
 		draining := a.draining.Load()
 		ready := !draining && a.comp.Ready()
 		body := map[string]any{
-			"ready": ready, "draining": draining, "bundle_revision": a.comp.Engine.Revision(), "issuers": a.comp.Verifier.Status(),
-			"bundle": a.comp.BundleStatus(),
+			"ready": ready, "draining": draining, "bundle_revision": a.comp.Engine.Revision(), "issuers": a.comp.Verifier().Status(),
+			"bundle": a.comp.BundleStatus(), "config": a.reload.status(),
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if !ready {

@@ -24,10 +24,7 @@ func (c *Components) buildConnect(cfg *config.Config, with []Option) error {
 	if !cfg.ConnectEnabled() {
 		return nil
 	}
-	var o options
-	for _, f := range with {
-		f(&o)
-	}
+	o := optionsOf(with)
 	store, err := credstore.Open(cfg.Connect)
 	if err != nil {
 		return err

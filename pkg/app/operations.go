@@ -19,6 +19,17 @@ type Option func(*options)
 type options struct {
 	tracerProvider trace.TracerProvider
 	connectClock   func() time.Time
+	configFile     string
+	level          *slog.LevelVar
+}
+
+// optionsOf applies opts in order.
+func optionsOf(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
 }
 
 // WithTracerProvider traces Checks with tp instead of the tracing config's
@@ -36,10 +47,7 @@ const traceFlushTimeout = 5 * time.Second
 // buildOperations wires the decision log and tracing into the server
 // options.
 func (c *Components) buildOperations(ctx context.Context, cfg *config.Config, log *slog.Logger, opts []Option) error {
-	var o options
-	for _, f := range opts {
-		f(&o)
-	}
+	o := optionsOf(opts)
 	if c.DecisionLog = newDecisionLog(cfg.DecisionLog, log); c.DecisionLog != nil {
 		c.serverOpts.Recorder = c.DecisionLog
 		c.closers = append(c.closers, closeLog(c.DecisionLog, log))

@@ -11,24 +11,17 @@ import (
 	"github.com/mcp-authz/mcp-authz/pkg/upstream"
 )
 
-// upstreamParts are the per-hop token components built from the config.
+// upstreamParts are the process-long token components: the minter, its
+// keys and their publisher (token_minting needs a restart). The per-hop
+// token source belongs to each configuration generation (newSource).
 type upstreamParts struct {
-	source    *upstream.Source
 	minter    *upstream.Minter
 	publisher *upstream.Publisher
 	keys      *upstream.Keys
-	closers   []func()
 }
 
-// close releases what the parts hold (idle STS connections).
-func (u *upstreamParts) close() {
-	for _, c := range u.closers {
-		c()
-	}
-}
-
-// buildUpstream builds the minter (when token_minting is set), its JWKS
-// publisher, and the per-hop token source.
+// buildUpstream builds the minter (when token_minting is set) and its JWKS
+// publisher.
 func buildUpstream(cfg *config.Config) (*upstreamParts, error) {
 	u := &upstreamParts{}
 	if m := cfg.TokenMinting; m.Enabled() {
@@ -44,16 +37,22 @@ func buildUpstream(cfg *config.Config) (*upstreamParts, error) {
 			return nil, fmt.Errorf("app: token_minting: %w", err)
 		}
 	}
-	sc, err := sourceConfig(cfg, u.minter)
+	return u, nil
+}
+
+// newSource builds cfg's per-hop upstream token source over the minter m
+// (nil without token_minting), with the closers of its exchange clients
+// (idle STS connections), which are returned on error too.
+func newSource(cfg *config.Config, m *upstream.Minter) (*upstream.Source, []func(), error) {
+	sc, err := sourceConfig(cfg, m)
+	var closers []func()
 	for _, ex := range exchangersOf(sc) {
-		u.closers = append(u.closers, ex.Close)
+		closers = append(closers, ex.Close)
 	}
 	if err != nil {
-		u.close()
-		return nil, err
+		return nil, closers, err
 	}
-	u.source = upstream.NewSource(sc)
-	return u, nil
+	return upstream.NewSource(sc), closers, nil
 }
 
 // sourceConfig builds each hop's upstream token configuration and every

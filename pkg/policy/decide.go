@@ -73,14 +73,12 @@ func (e *Engine) decideOn(ctx context.Context, snap *snapshot, in *Input, tracer
 	if in.Request.Time == "" {
 		in.Request.Time = now.UTC().Format(time.RFC3339Nano)
 	}
-	input := inputValue(in)
-
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return Decision{Meta: meta}, denial.New(denial.Deadline, fmt.Errorf("before evaluation: %w", err))
 	}
-	key, memoOK := snap.keyOf(input, tracer)
+	key, memoOK := snap.keyOf(in, tracer)
 	if memoOK {
 		if t, hit := snap.memo.get(key); hit {
 			d, err := decodeDecision(t.Value) // a fresh Decision: callers may change its maps
@@ -88,7 +86,7 @@ func (e *Engine) decideOn(ctx context.Context, snap *snapshot, in *Input, tracer
 			return withMeta(d, err, snap, meta)
 		}
 	}
-	t, err := snap.eval(ctx, input, now, tracer)
+	t, err := snap.eval(ctx, inputValue(in), now, tracer)
 	if err != nil {
 		return Decision{Meta: meta}, err
 	}

@@ -21,6 +21,7 @@ const maxKeyBytes = 4 << 10
 // deadline or a malformed decision is never kept.
 type memo struct {
 	paths  []ast.Ref
+	skip   skipped // input fields no path reaches: left out of the key's value
 	cache  *lru.Cache[string, *ast.Term]
 	hits   atomic.Uint64
 	misses atomic.Uint64
@@ -41,7 +42,56 @@ func newMemo(c *ast.Compiler, size int) (*memo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &memo{paths: paths, cache: cache}, nil
+	return &memo{paths: paths, cache: cache, skip: skippedFor(paths)}, nil
+}
+
+// skipped names the costly input fields (per-request, often large) that
+// no read path reaches: the key's input value is built without them.
+type skipped struct{ headers, arguments, request, claims bool }
+
+// skippedFor finds the costly fields paths leave alone.
+func skippedFor(paths []ast.Ref) skipped {
+	return skipped{
+		headers:   untouched(paths, "http", "headers"),
+		arguments: untouched(paths, "mcp", "arguments"),
+		request:   untouched(paths, "request"),
+		claims:    untouched(paths, "principal", "claims"),
+	}
+}
+
+// untouched reports whether no path reads input.<field…>: none is a prefix
+// of it (reading input.http reads its headers) and none lies under it.
+func untouched(paths []ast.Ref, field ...string) bool {
+	ref := ast.Ref{ast.InputRootDocument}
+	for _, f := range field {
+		ref = append(ref, ast.StringTerm(f))
+	}
+	for _, p := range paths {
+		if p.HasPrefix(ref) || ref.HasPrefix(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// keyInput returns the input value the key is built from: in's value
+// without the fields no path reaches (their absence changes nothing the
+// paths denote).
+func (m *memo) keyInput(in *Input) ast.Value {
+	k := *in
+	if m.skip.headers {
+		k.HTTP.Headers = nil
+	}
+	if m.skip.arguments {
+		k.MCP.Arguments = nil
+	}
+	if m.skip.request {
+		k.Request = Request{}
+	}
+	if m.skip.claims {
+		k.Principal.Claims = nil
+	}
+	return inputValue(&k)
 }
 
 // keyBufs recycles key buffers.
@@ -65,12 +115,12 @@ const maxPooledKey = 64 << 10
 // keyOf returns the cache key of input on snapshot s, or false when s has
 // no cache, a tracer needs the evaluation itself, or input's projection
 // cannot be kept.
-func (s *snapshot) keyOf(input ast.Value, tracer topdown.QueryTracer) (string, bool) {
+func (s *snapshot) keyOf(in *Input, tracer topdown.QueryTracer) (string, bool) {
 	if s.memo == nil || tracer != nil {
 		return "", false
 	}
 	bp := keyBufs.Get().(*[]byte)
-	buf, ok := s.memo.key((*bp)[:0], input)
+	buf, ok := s.memo.key((*bp)[:0], s.memo.keyInput(in))
 	var k string
 	if ok {
 		k = string(buf)

@@ -28,9 +28,13 @@ func policyDirEngineOpts(t testing.TB, o Options) *Engine {
 // request (request id and time, JSON-RPC id, headers, arguments: a tool's
 // arguments matter only through input.tool, which the registry derives).
 func TestDecisionCacheDefaultBundleProjection(t *testing.T) {
-	st := policyDirEngineOpts(t, Options{DecisionCache: 16}).DecisionCacheStats()
+	e := policyDirEngineOpts(t, Options{DecisionCache: 16})
+	st := e.DecisionCacheStats()
 	if !st.On {
 		t.Fatalf("decision cache off for the default bundle: %s", st.Reason)
+	}
+	if got, want := e.cur.Load().memo.skip, (skipped{headers: true, arguments: true, request: true}); got != want {
+		t.Errorf("skipped %+v; want %+v", got, want)
 	}
 	for _, want := range []string{"input.principal.sub", "input.principal.claims", "input.mcp.method", "input.tool.arguments_valid"} {
 		if !slices.Contains(st.Paths, want) {
@@ -42,6 +46,33 @@ func TestDecisionCacheDefaultBundleProjection(t *testing.T) {
 			if p == never || strings.HasPrefix(p, never+".") {
 				t.Errorf("paths %v include %s", st.Paths, p)
 			}
+		}
+	}
+}
+
+// TestSkippedFields: the key's value leaves out a costly field only when no
+// path reads it, a part of it, or a document containing it.
+func TestSkippedFields(t *testing.T) {
+	refs := func(ss ...string) []ast.Ref {
+		var out []ast.Ref
+		for _, s := range ss {
+			out = append(out, ast.MustParseRef(s))
+		}
+		return out
+	}
+	tests := []struct {
+		paths []ast.Ref
+		want  skipped
+	}{
+		{refs("input.mcp.method", "input.principal.sub"), skipped{headers: true, arguments: true, request: true, claims: true}},
+		{refs("input.http"), skipped{arguments: true, request: true, claims: true}},
+		{refs("input.http.headers.foo", "input.mcp.arguments"), skipped{request: true, claims: true}},
+		{refs("input.request.time", "input.principal.claims[\"tenant\"]"), skipped{headers: true, arguments: true}},
+		{refs("input.principal"), skipped{headers: true, arguments: true, request: true}},
+	}
+	for _, tt := range tests {
+		if got := skippedFor(tt.paths); got != tt.want {
+			t.Errorf("skippedFor(%v) = %+v; want %+v", tt.paths, got, tt.want)
 		}
 	}
 }

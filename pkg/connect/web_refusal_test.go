@@ -93,6 +93,10 @@ func linkRefusals() []refusalCase {
 			s, _, b := get(t, browser(t, true), e.URL)
 			return s, b
 		}, 403, reasonIssuerMismatch},
+		{"ID token for another audience", idTokenRow(map[string]any{"aud": "another-client"}), 400, reasonIDTokenInvalid},
+		{"ID token with another nonce", idTokenRow(map[string]any{"nonce": "replayed"}), 400, reasonIDTokenInvalid},
+		{"ID token from another issuer", idTokenRow(map[string]any{"iss": "https://evil.example"}), 400, reasonIDTokenInvalid},
+		{"ID token expired", idTokenRow(map[string]any{"exp": 1000}), 400, reasonIDTokenInvalid},
 		{"login callback without the cookie", func(t *testing.T, r *rig) (int, string) {
 			cb := toLoginCallback(t, browser(t, false), r.elicit("alice", "mail").URL)
 			s, _, b := get(t, browser(t, true), cb)
@@ -124,10 +128,6 @@ func flowRefusals() []refusalCase {
 			s, _, b := get(t, c, cb)
 			return s, b
 		}, 400, reasonFlowExpired},
-		{"ID token for another audience", idTokenRow(map[string]any{"aud": "another-client"}), 400, reasonIDTokenInvalid},
-		{"ID token with another nonce", idTokenRow(map[string]any{"nonce": "replayed"}), 400, reasonIDTokenInvalid},
-		{"ID token from another issuer", idTokenRow(map[string]any{"iss": "https://evil.example"}), 400, reasonIDTokenInvalid},
-		{"ID token expired", idTokenRow(map[string]any{"exp": 1000}), 400, reasonIDTokenInvalid},
 		{"provider callback without the cookie", func(t *testing.T, r *rig) (int, string) {
 			cb := toProviderCallback(t, browser(t, false), r.elicit("alice", "mail").URL)
 			s, _, b := get(t, browser(t, true), cb)

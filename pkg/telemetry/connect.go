@@ -19,7 +19,9 @@ func NewConnectFlow() *ConnectFlow {
 }
 
 // Observe counts one finished step.
-func (c *ConnectFlow) Observe(outcome, reason string) { c.counter.WithLabelValues(outcome, reason).Inc() }
+func (c *ConnectFlow) Observe(outcome, reason string) {
+	c.counter.WithLabelValues(outcome, reason).Inc()
+}
 
 // Describe implements prometheus.Collector.
 func (c *ConnectFlow) Describe(ch chan<- *prometheus.Desc) { c.counter.Describe(ch) }

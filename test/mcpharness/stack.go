@@ -31,6 +31,8 @@ type StackOptions struct {
 	// Config is mcp-authz's YAML configuration (required); its listen and
 	// admin_listen should be 127.0.0.1:0.
 	Config string
+	// AppOptions adjust how mcp-authz is wired (a clock, a tracer provider).
+	AppOptions []app.Option
 	// Upstream configures the MCP server behind the gate.
 	Upstream UpstreamOptions
 	// Gate adjusts GateDefaults (context extensions, ext_proc, …); Authz and
@@ -52,7 +54,7 @@ type Stack struct {
 // at the end of t.
 func StartStack(t testing.TB, opts StackOptions) *Stack {
 	t.Helper()
-	a := StartApp(t, opts.Config)
+	a := StartApp(t, opts.Config, opts.AppOptions...)
 	up := StartUpstream(t, opts.Upstream)
 	cfg := GateDefaults()
 	if opts.Gate != nil {
@@ -65,13 +67,13 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 }
 
 // StartApp runs mcp-authz from a YAML configuration until the end of t.
-func StartApp(t testing.TB, yaml string) *app.App {
+func StartApp(t testing.TB, yaml string, opts ...app.Option) *app.App {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("mcpharness: config: %v", err)
 	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), opts...)
 	if err != nil {
 		t.Fatalf("mcpharness: app.New: %v", err)
 	}

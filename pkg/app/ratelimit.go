@@ -49,6 +49,9 @@ func (c *Components) buildLimiter(cfg *config.Config, log *slog.Logger) error {
 		lc.Pending = ratelimit.NewRedisPending(c.redis)
 	}
 	c.Limiter = ratelimit.New(lc)
+	if rr, ok := c.replay.(*redisReplay); ok {
+		rr.observe = rm.ObserveBackendError // before serving: no Add runs yet
+	}
 	c.serverOpts.Limiter = c.Limiter
 	local := c.Limiter.Local()
 	return c.Metrics.Register(
@@ -133,6 +136,9 @@ type redisReplay struct {
 	timeout  time.Duration
 	useLocal bool
 	log      *slog.Logger
+	// observe counts a Redis failure with the action taken ("deny" or
+	// "local"), like the limiter's; set by buildLimiter before serving.
+	observe func(action string)
 }
 
 // Add implements dpop.ReplayStore.
@@ -149,7 +155,14 @@ func (r *redisReplay) Add(key [sha256.Size]byte, exp, now time.Time) error {
 	case errors.Is(err, redis.Nil):
 		return dpop.ReplayDenial()
 	case err != nil:
-		r.log.Warn("DPoP replay cache: redis failed", "local", r.useLocal, "error", err.Error())
+		action := "deny"
+		if r.useLocal {
+			action = "local"
+		}
+		if r.observe != nil {
+			r.observe(action)
+		}
+		r.log.Warn("DPoP replay cache: redis failed", "action", action, "error", err.Error())
 		if r.useLocal {
 			return nil
 		}

@@ -35,7 +35,7 @@ func NewRateLimitMetrics(m *Metrics) (*RateLimitMetrics, error) {
 		}, []string{"limit", "tool"}),
 		backend: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mcp_authz_ratelimit_backend_errors_total",
-			Help: "Failed calls to the shared rate-limit backend (Redis), by the action taken (deny, local).",
+			Help: "Failed calls to the shared backend (Redis) of the rate limits and the DPoP replay cache, by the action taken (deny, local).",
 		}, []string{"action"}),
 		seen: map[string]struct{}{},
 	}

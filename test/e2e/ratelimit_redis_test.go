@@ -72,11 +72,13 @@ func TestRateLimitRedisDown(t *testing.T) {
 // DPoP jti replay cache is shared, so a proof instance A accepted is
 // refused when replayed to instance B (whose own cache never saw it), and
 // a replay to A itself is still refused. A fresh proof is accepted by B.
+// With Redis stopped, a fresh proof cannot be checked against the other
+// replicas: 503 replay_cache_unavailable (on_backend_error: deny), counted.
 func TestRateLimitRedisDPoPReplayAcrossReplicas(t *testing.T) {
-	addr := redisproc.Start(t)
+	addr, stop := redisproc.StartStoppable(t)
 	cfg := testConfig + redisLimits(addr, "deny")
 	_, a := startAppYAML(t, cfg)
-	_, b := startAppYAML(t, cfg)
+	appB, b := startAppYAML(t, cfg)
 	key := newDPoPKey(t)
 	token := mintAccess(t, map[string]any{"cnf": map[string]any{"jkt": key.jkt}})
 	call := func(proof string) *authv3.CheckRequest {
@@ -91,4 +93,11 @@ func TestRateLimitRedisDPoPReplayAcrossReplicas(t *testing.T) {
 	}
 	wantDeny(t, "the same proof replayed to replica A", mustCheck(t, a, call(proof)), 401, "invalid_dpop_proof")
 	wantAllow(t, "a fresh proof on replica B", mustCheck(t, b, call(key.proof(t, e2eResource, token))))
+
+	stop()
+	wantDeny(t, "a fresh proof with Redis down", mustCheck(t, b, call(key.proof(t, e2eResource, token))),
+		503, "replay_cache_unavailable")
+	if n := metricValue(t, scrape(t, appB.Addr("admin")), `mcp_authz_ratelimit_backend_errors_total{action="deny"}`); n < 1 {
+		t.Errorf("backend errors counted = %v; want the replay cache's failure counted", n)
+	}
 }

@@ -223,7 +223,7 @@ func (a *App) sighupRunner(ctx context.Context) (reload, stop func()) {
 
 // tlsListeners names the listeners serving TLS, for the startup line.
 func (a *App) tlsListeners() []string {
-	var out []string
+	out := []string{}
 	files := map[string]config.TLSFiles{"grpc": a.cfg.TLS.GRPC(), "admin": a.cfg.TLS.Admin, "public": a.cfg.TLS.Public}
 	for _, name := range []string{"grpc", "admin", "public"} {
 		if a.lis[name] != nil && files[name].Enabled() {

@@ -63,7 +63,8 @@ type Components struct {
 	// replay is the DPoP replay store every generation's verifier shares,
 	// so a reload never forgets a proof already seen.
 	replay   dpop.ReplayStore
-	reloadMu sync.Mutex
+	reloadMu sync.Mutex // serialises Reload and Close
+	closed   bool
 }
 
 // Start starts background work (drift polls); Build alone starts none, so
@@ -263,8 +264,12 @@ func (c *Components) registerMetrics() error {
 // Ready reports whether a bundle is active and an issuer has keys.
 func (c *Components) Ready() bool { return c.Engine.Ready() && c.Verifier().Ready() }
 
-// Close stops every goroutine the components started.
+// Close stops every goroutine the components started. A Reload running
+// finishes first; none starts after.
 func (c *Components) Close() {
+	c.reloadMu.Lock()
+	c.closed = true
+	c.reloadMu.Unlock()
 	for i := len(c.closers) - 1; i >= 0; i-- {
 		c.closers[i]()
 	}

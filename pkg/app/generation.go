@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -171,6 +172,9 @@ func (c *Components) buildGeneration(ctx context.Context, cfg *config.Config) er
 func (c *Components) Reload(ctx context.Context, cfg *config.Config) error {
 	c.reloadMu.Lock()
 	defer c.reloadMu.Unlock()
+	if c.closed {
+		return errors.New("app: components closed")
+	}
 	g, err := c.newGeneration(ctx, cfg, c.Server.current())
 	if err != nil {
 		return err

@@ -117,6 +117,9 @@ func (a *App) apply(ctx context.Context) (*config.Config, error) {
 	if a.opts.configFile == "" {
 		return nil, errors.New("app: no configuration file to re-read")
 	}
+	if a.draining.Load() {
+		return nil, errors.New("app: shutting down")
+	}
 	next, err := config.Load(a.opts.configFile)
 	if err != nil {
 		return nil, err

@@ -85,3 +85,24 @@ test_allow_global_limit_key if {
 		with data.mcp.servers as servers
 	ls == [{"name": "all", "key": "*", "rate": {"requests": 1000, "window": 1}}]
 }
+
+client_role_data := {"limits": {
+	"per_client_tool": {"by": ["client", "tool"], "rate": {"requests": 100, "window": 60}},
+	"per_role": {"by": ["role"], "budget": {"units": 500, "window": 3600}},
+}}
+
+test_allow_client_and_role_keys if {
+	req := json.patch(call("bob", ["writer", "analyst"], "run_query", {}), [{"op": "replace", "path": "/principal/client_id", "value": "agent-7"}])
+	ls := by_name(ratelimits.limits) with input as req
+		with data.mcp.rate_limits as client_role_data
+		with data.mcp.servers as servers
+	ls.per_client_tool.key == "client=agent-7&tool=issues/run_query"
+	ls.per_role == {"name": "per_role", "key": "role=analyst,writer", "budget": {"units": 500, "window": 3600}, "cost": 25}
+}
+
+test_allow_limit_needs_every_dimension if {
+	ls := by_name(ratelimits.limits) with input as call("bob", [], "search_issues", {})
+		with data.mcp.rate_limits as client_role_data
+		with data.mcp.servers as servers
+	count(ls) == 0
+}

@@ -413,7 +413,11 @@ func (c *Components) buildProcessor(cfg *config.Config, log *slog.Logger) error 
 	if err := c.Metrics.Register(responses); err != nil {
 		return fmt.Errorf("app: metrics: %w", err)
 	}
-	c.Processor = extproc.New(extproc.Options{MaxBodyBytes: cfg.ExtProc.MaxBodyBytes,
-		MaxOutputBytes: cfg.ExtProc.MaxOutputBytes, Logger: log, Observer: responses}, c.Engine, c.watcher)
+	opts := extproc.Options{MaxBodyBytes: cfg.ExtProc.MaxBodyBytes,
+		MaxOutputBytes: cfg.ExtProc.MaxOutputBytes, Logger: log, Observer: responses}
+	if c.Connect != nil { // upstream refusals mark injected credentials stale
+		opts.Connections = c.Connect
+	}
+	c.Processor = extproc.New(opts, c.Engine, c.watcher)
 	return nil
 }

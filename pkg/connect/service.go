@@ -3,7 +3,9 @@ package connect
 import (
 	"context"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -53,6 +55,8 @@ type Service struct {
 	cfg       config.Connect
 	caps      *lru.Cache[string, bool]
 	state     cipher.AEAD
+	// versionKey keys the credential fingerprints of the ext_proc handoff.
+	versionKey []byte
 	clock     func() time.Time
 }
 
@@ -73,7 +77,7 @@ func New(cfg *config.Config, store *credstore.Store, clock func() time.Time) (*S
 		return nil, err
 	}
 	s := &Service{store: store, providers: map[string]*provider{}, baseURL: strings.TrimRight(cfg.Connect.BaseURL, "/"),
-		cfg: cfg.Connect, caps: caps, state: st, clock: clock}
+		cfg: cfg.Connect, caps: caps, state: st, versionKey: store.Keys().DeriveKey("credential-version"), clock: clock}
 	for _, p := range cfg.Providers {
 		pv, err := loadProvider(p)
 		if err != nil {
@@ -132,12 +136,29 @@ func (s *Service) Status(ctx context.Context, iss, sub string) (map[string]polic
 	return out, nil
 }
 
-// usable: not stale, and not expired unless it can be refreshed.
+// usable: current, or refreshable (a refresh token is kept: an expired
+// credential, or a stale one the upstream refused, is refreshed first).
 func (s *Service) usable(c credstore.Credential) bool {
+	if c.AccessToken == "" {
+		return false
+	}
+	return s.current(c) || c.RefreshToken != ""
+}
+
+// current: not stale and not expired (a refreshable credential counts as
+// expired refreshEarly before its expiry).
+func (s *Service) current(c credstore.Credential) bool {
 	if c.Stale || c.AccessToken == "" {
 		return false
 	}
-	return c.ExpiresAt.IsZero() || s.clock().Before(c.ExpiresAt) || c.RefreshToken != ""
+	if c.ExpiresAt.IsZero() {
+		return true
+	}
+	now := s.clock()
+	if c.RefreshToken != "" {
+		now = now.Add(refreshEarly)
+	}
+	return now.Before(c.ExpiresAt)
 }
 
 // Elicit records a single-use elicitation bound to b and returns it.
@@ -159,46 +180,113 @@ func (s *Service) Elicit(ctx context.Context, b Binding) (Elicitation, error) {
 		Message: "Connect your " + p.cfg.Name + " account to continue: open the link, sign in, and authorize access."}, nil
 }
 
-// ErrNotConnected is returned by Inject for a provider without a usable credential.
-type ErrNotConnected struct{ Provider string }
+// ErrNotConnected is returned by Inject for a provider without a usable
+// credential: the call elicits. Cause, when set, is why a refresh failed
+// (reachable with errors.Unwrap, kept out of Error: a provider's error body
+// is no text for a log line).
+type ErrNotConnected struct {
+	Provider string
+	Cause    error
+}
 
-func (e *ErrNotConnected) Error() string { return "connect: not connected to " + e.Provider }
+func (e *ErrNotConnected) Error() string {
+	if e.Cause != nil {
+		return "connect: not connected to " + e.Provider + " (refresh failed)"
+	}
+	return "connect: not connected to " + e.Provider
+}
+
+// Unwrap returns the refresh failure, if any.
+func (e *ErrNotConnected) Unwrap() error { return e.Cause }
+
+// Injection is what an allowed call carries upstream for its connections.
+type Injection struct {
+	// Headers maps each provider's header to its access token (a secret:
+	// it goes upstream and nowhere else).
+	Headers map[string]string
+	// Versions names, by provider, the stored credential each token came
+	// from (Version; not a secret). It travels to the response side in the
+	// ext_proc handoff, so a refusal of an older token never marks a newer
+	// credential stale.
+	Versions map[string]string
+}
 
 // Inject returns the upstream headers carrying the caller's credentials for
-// providers: header name → token. A provider without a usable credential is
-// an *ErrNotConnected.
-func (s *Service) Inject(ctx context.Context, iss, sub string, providers []string) (map[string]string, error) {
-	out := make(map[string]string, len(providers))
+// providers. A provider without a usable credential is an *ErrNotConnected.
+func (s *Service) Inject(ctx context.Context, iss, sub string, providers []string) (Injection, error) {
+	out := Injection{Headers: make(map[string]string, len(providers)), Versions: make(map[string]string, len(providers))}
 	for _, name := range providers {
 		p, ok := s.providers[name]
 		if !ok {
-			return nil, fmt.Errorf("connect: decision names unconfigured provider %q", name)
+			return Injection{}, fmt.Errorf("connect: decision names unconfigured provider %q", name)
 		}
-		tok, err := s.token(ctx, p, credstore.Key{Issuer: iss, Subject: sub, Provider: name})
+		c, err := s.token(ctx, p, credstore.Key{Issuer: iss, Subject: sub, Provider: name})
 		if err != nil {
-			return nil, err
+			return Injection{}, err
 		}
-		out[p.cfg.Header] = tok
+		out.Headers[p.cfg.Header] = c.AccessToken
+		out.Versions[name] = s.Version(c)
 	}
 	return out, nil
 }
 
-// token returns a usable access token, refreshing an expired one.
-func (s *Service) token(ctx context.Context, p *provider, k credstore.Key) (string, error) {
+// Version fingerprints a credential's access token: HMAC-SHA256 under a key
+// derived from the store key, truncated, so it identifies the token without
+// revealing anything about it (not even to a brute force of a short API key).
+func (s *Service) Version(c credstore.Credential) string {
+	m := hmac.New(sha256.New, s.versionKey)
+	m.Write([]byte(c.AccessToken))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
+}
+
+// token returns a usable credential, refreshing an expired or stale one.
+func (s *Service) token(ctx context.Context, p *provider, k credstore.Key) (credstore.Credential, error) {
 	c, err := s.store.Get(ctx, k)
 	if errors.Is(err, credstore.ErrNotFound) {
-		return "", &ErrNotConnected{Provider: k.Provider}
+		return c, &ErrNotConnected{Provider: k.Provider}
 	}
 	if err != nil {
-		return "", fmt.Errorf("connect: credential of %s: %w", k.Provider, err)
+		return c, fmt.Errorf("connect: credential of %s: %w", k.Provider, err)
 	}
 	if !s.usable(c) {
-		return "", &ErrNotConnected{Provider: k.Provider}
+		return c, &ErrNotConnected{Provider: k.Provider}
 	}
-	if c.ExpiresAt.IsZero() || s.clock().Before(c.ExpiresAt) {
-		return c.AccessToken, nil
+	if s.current(c) {
+		return c, nil
 	}
 	return s.refresh(ctx, p, k)
+}
+
+// MarkStale records that the upstream refused the caller's credential for
+// provider (ext_proc saw the refusal on a request that carried it). version
+// is the injected credential's Version: a credential replaced since (the
+// connect flow, a refresh) is left alone; "" marks whatever is stored. Stale
+// is not deleted: a credential with a refresh token is refreshed on its next
+// use; without one, or when the token a refresh of a stale credential gave
+// is refused too, the next call elicits. A missing credential is left alone.
+func (s *Service) MarkStale(ctx context.Context, iss, sub, provider, version string) error {
+	if _, ok := s.providers[provider]; !ok {
+		return nil
+	}
+	k := credstore.Key{Issuer: iss, Subject: sub, Provider: provider}
+	c, err := s.store.Get(ctx, k)
+	if errors.Is(err, credstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("connect: mark %s stale: %w", provider, err)
+	}
+	if c.Stale || version != "" && version != s.Version(c) {
+		return nil // already marked, or no longer the refused token
+	}
+	c.Stale = true
+	if c.Reissued {
+		c.RefreshToken = ""
+	}
+	if err := s.store.Put(ctx, k, c); err != nil {
+		return fmt.Errorf("connect: mark %s stale: %w", provider, err)
+	}
+	return nil
 }
 
 func randomID() (string, error) {

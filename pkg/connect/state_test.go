@@ -127,7 +127,7 @@ func TestStatusAndInject(t *testing.T) {
 		t.Fatalf("status after: %+v", st)
 	}
 	h, err := s.Inject(ctx, "https://idp", "alice", []string{"mail"})
-	if err != nil || h["x-mcp-connection-mail"] != "mk_secret" {
+	if err != nil || h.Headers["x-mcp-connection-mail"] != "mk_secret" || h.Versions["mail"] == "" {
 		t.Fatalf("inject: %v %v", h, err)
 	}
 	now = now.Add(2 * time.Hour) // expired, no refresh token: not usable

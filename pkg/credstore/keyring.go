@@ -154,10 +154,16 @@ func additionalData(k Key) []byte {
 // Derive returns an AEAD for another purpose (e.g. requestState) keyed from
 // the sealing key, so no key is used for two purposes.
 func (kr *Keyring) Derive(purpose string) (cipher.AEAD, error) {
-	sum := sha256.Sum256(append([]byte("mcp-authz derive\x00"+purpose+"\x00"), kr.sealKey...))
-	block, err := aes.NewCipher(sum[:])
+	block, err := aes.NewCipher(kr.DeriveKey(purpose))
 	if err != nil {
 		return nil, fmt.Errorf("credstore: derive %s: %w", purpose, err)
 	}
 	return cipher.NewGCM(block)
+}
+
+// DeriveKey returns 32 secret bytes for another purpose (e.g. an HMAC key),
+// derived from the sealing key and distinct for every purpose.
+func (kr *Keyring) DeriveKey(purpose string) []byte {
+	sum := sha256.Sum256(append([]byte("mcp-authz derive\x00"+purpose+"\x00"), kr.sealKey...))
+	return sum[:]
 }

@@ -46,6 +46,10 @@ type Credential struct {
 	// Stale marks a credential the provider refused (a failed refresh or an
 	// upstream 401): it is not usable and the next call elicits again.
 	Stale bool `json:"stale,omitempty"`
+	// Reissued marks an access token obtained by refreshing a stale one: if
+	// the upstream refuses it too, refreshing again would not help, so the
+	// refresh token is dropped and the next call elicits.
+	Reissued bool `json:"reissued,omitempty"`
 }
 
 // Summary describes a stored credential without its secrets: what a user's

@@ -22,7 +22,7 @@ import (
 type Connections interface {
 	Status(ctx context.Context, iss, sub string) (map[string]policy.Connection, error)
 	Elicit(ctx context.Context, b connect.Binding) (connect.Elicitation, error)
-	Inject(ctx context.Context, iss, sub string, providers []string) (map[string]string, error)
+	Inject(ctx context.Context, iss, sub string, providers []string) (connect.Injection, error)
 	Headers() []string
 	RecordCapabilities(iss, sub, cid string, url bool)
 	URLCapable(iss, sub, cid string) bool
@@ -122,7 +122,7 @@ func (s *Server) afterDecision(ctx context.Context, o outcome, f elicitFacts, ms
 	if len(o.decision.Connections) == 0 {
 		return o
 	}
-	hdrs, err := c.Inject(ctx, p.Issuer, p.Subject, o.decision.Connections)
+	inj, err := c.Inject(ctx, p.Issuer, p.Subject, o.decision.Connections)
 	var nc *connect.ErrNotConnected
 	switch {
 	case errors.As(err, &nc):
@@ -131,7 +131,7 @@ func (s *Server) afterDecision(ctx context.Context, o outcome, f elicitFacts, ms
 	case err != nil:
 		return s.fail(denial.New(denial.CredentialStoreUnavailable, err), msg.ID, h)
 	}
-	o.connHeaders = hdrs
+	o.connHeaders, o.connVersions = inj.Headers, inj.Versions
 	return o
 }
 

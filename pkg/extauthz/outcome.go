@@ -52,6 +52,9 @@ type outcome struct {
 	connHeaders map[string]string
 	// connAll are every provider header: client copies we do not set are removed.
 	connAll []string
+	// connVersions name the injected credentials by provider (not secret),
+	// for the ext_proc handoff: an upstream refusal marks exactly them stale.
+	connVersions map[string]string
 }
 
 // failure says how a reason is answered when no policy decided it.

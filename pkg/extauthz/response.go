@@ -71,7 +71,7 @@ func allowResponse(v *view, o outcome) *authv3.CheckResponse {
 	if o.nonce != "" {
 		ok.ResponseHeadersToAdd = withNonce(ok.ResponseHeadersToAdd, o.nonce)
 	}
-	md = withHandoff(md, o.input)
+	md = withHandoff(md, o.input, o.connVersions)
 	return &authv3.CheckResponse{
 		Status:          &status.Status{Code: int32(codes.OK)},
 		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
@@ -270,12 +270,17 @@ func validStatus(code int) bool {
 
 // withHandoff adds the ext_proc handoff (policy.HandoffKey) to md: the
 // response processor learns from it which request a response answers and
-// for whom, without deciding the request again.
-func withHandoff(md *structpb.Struct, in *policy.Input) *structpb.Struct {
+// for whom, without deciding the request again, and which credentials it
+// carried upstream (so it can mark them stale when the upstream refuses them).
+func withHandoff(md *structpb.Struct, in *policy.Input, injected map[string]string) *structpb.Struct {
 	if in == nil {
 		return md
 	}
-	enc, err := policy.HandoffOf(in).Encode()
+	h := policy.HandoffOf(in)
+	if len(injected) > 0 {
+		h.Injected = injected
+	}
+	enc, err := h.Encode()
 	if err != nil {
 		return md // the processor refuses a response without a handoff
 	}

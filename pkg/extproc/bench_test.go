@@ -69,7 +69,7 @@ func BenchmarkToolsListJSON(b *testing.B) {
 		ex.load(md)
 		ex.in.Principal = policy.Principal{Subject: "bob", Roles: []string{"analyst"}, Scopes: []string{"mcp:tools"},
 			Audience: []string{"https://mcp.example.test/mcp"}, TokenType: "Bearer", Claims: map[string]any{}}
-		s.responseHeaders(ex, headers("content-type", "application/json"))
+		s.responseHeaders(context.Background(), ex, headers("content-type", "application/json"))
 		resp := s.responseBody(context.Background(), ex, &extprocv3.HttpBody{Body: body, EndOfStream: true})
 		out := resp.GetResponseBody().GetResponse().GetBodyMutation().GetBody()
 		if bytes.Count(out, []byte(`"name":`)) != 5 {

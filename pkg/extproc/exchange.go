@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"context"
 	"encoding/json"
 	"mime"
 	"strconv"
@@ -28,6 +29,8 @@ const (
 // exchange is the state of one HTTP stream.
 type exchange struct {
 	in     *policy.Input // the decided request (nil: no handoff)
+	// injected are the credentials Check put upstream: provider → version.
+	injected map[string]string
 	bad    bool          // a handoff was present but unreadable
 	mode   bodyMode
 	sse    *mcp.SSEReader
@@ -51,6 +54,7 @@ func (ex *exchange) load(md *corev3.Metadata) {
 		return
 	}
 	ex.in = &h.Input
+	ex.injected = h.Injected
 }
 
 // id is the JSON-RPC id of the request (nil for a GET or without handoff).
@@ -80,10 +84,17 @@ func requestHeadersResponse(ex *exchange) *extprocv3.ProcessingResponse {
 		RequestHeaders: &extprocv3.HeadersResponse{Response: cr}}}
 }
 
-// responseHeaders picks the body mode from the content type: JSON is
-// buffered whole, SSE streamed; anything else passes. An MCP body that
-// cannot be inspected (no handoff, compressed) is refused here.
-func (s *Server) responseHeaders(ex *exchange, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+// responseHeaders first notes an upstream refusal of injected credentials
+// (noteStale), then picks the body mode.
+func (s *Server) responseHeaders(ctx context.Context, ex *exchange, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+	remove := s.noteStale(ctx, ex, h.GetHeaders())
+	return withRemovals(s.bodyMode(ex, h), remove)
+}
+
+// bodyMode picks the body mode from the content type: JSON is buffered
+// whole, SSE streamed; anything else passes. An MCP body that cannot be
+// inspected (no handoff, compressed) is refused here.
+func (s *Server) bodyMode(ex *exchange, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
 	hdr := headerMap(h.GetHeaders())
 	mt, _, _ := mime.ParseMediaType(hdr["content-type"])
 	switch mt {

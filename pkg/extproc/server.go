@@ -76,6 +76,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer counts outcomes (nil: none).
 	Observer Observer
+	// Connections is told of upstream refusals of injected third-party
+	// credentials (nil: none are marked; StaleHeader is still removed).
+	Connections StaleMarker
 }
 
 // Server implements envoy.service.ext_proc.v3.ExternalProcessor.
@@ -145,7 +148,7 @@ func (s *Server) handle(ctx context.Context, ex *exchange, req *extprocv3.Proces
 		return requestHeadersResponse(ex)
 	case *extprocv3.ProcessingRequest_ResponseHeaders:
 		ex.load(req.GetMetadataContext())
-		return s.responseHeaders(ex, r.ResponseHeaders)
+		return s.responseHeaders(ctx, ex, r.ResponseHeaders)
 	case *extprocv3.ProcessingRequest_ResponseBody:
 		return s.responseBody(ctx, ex, r.ResponseBody)
 	case *extprocv3.ProcessingRequest_RequestBody:

@@ -63,7 +63,7 @@ func TestResponseHeaders(t *testing.T) {
 			if tt.handoff {
 				ex.load(handoffMD(t, "tools/list", "1", "2025-06-18"))
 			}
-			resp := s.responseHeaders(ex, tt.h)
+			resp := s.responseHeaders(context.Background(), ex, tt.h)
 			if im := resp.GetImmediateResponse(); im != nil || tt.immediate != "" {
 				if !bytes.Contains(im.GetBody(), []byte(`"reason":"`+tt.immediate+`"`)) {
 					t.Fatalf("immediate response %s; want reason %q", im.GetBody(), tt.immediate)
@@ -154,7 +154,7 @@ func TestHandoffUnreadable(t *testing.T) {
 		t.Fatalf("load(empty handoff) kept an input")
 	}
 	s := newTestServer(t, &fakeJudge{})
-	if im := s.responseHeaders(ex, headers("content-type", "application/json")).GetImmediateResponse(); im == nil {
+	if im := s.responseHeaders(context.Background(), ex, headers("content-type", "application/json")).GetImmediateResponse(); im == nil {
 		t.Errorf("JSON response with an unreadable handoff passed; want a local error")
 	}
 }
@@ -224,7 +224,7 @@ func TestJSONBodyInParts(t *testing.T) {
 	s := newTestServer(t, &fakeJudge{})
 	ex := &exchange{}
 	ex.load(handoffMD(t, "tools/list", "1", "2025-06-18"))
-	s.responseHeaders(ex, headers("content-type", "application/json"))
+	s.responseHeaders(context.Background(), ex, headers("content-type", "application/json"))
 	body := []byte(`{"jsonrpc":"2.0","id":1,"result":{"tools":[` + searchDef + `,{"name":"drop_tables"}]}}`)
 	var out []byte
 	for i, part := range [][]byte{body[:10], body[10:50], body[50:]} {

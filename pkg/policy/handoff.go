@@ -35,6 +35,11 @@ const (
 type Handoff struct {
 	// Input is the decided input, minus HTTP.Headers, MCP.Arguments and Tool.
 	Input Input `json:"input"`
+	// Injected names the third-party credentials Check put upstream in their
+	// providers' headers: provider → the credential's version (a keyed
+	// fingerprint, never the token). When the upstream says it refused one,
+	// the response side marks that credential, and only it, stale.
+	Injected map[string]string `json:"injected,omitempty"`
 }
 
 // HandoffOf projects in for the response side.

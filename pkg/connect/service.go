@@ -57,7 +57,7 @@ type Service struct {
 	state     cipher.AEAD
 	// versionKey keys the credential fingerprints of the ext_proc handoff.
 	versionKey []byte
-	clock     func() time.Time
+	clock      func() time.Time
 }
 
 // kindElicitation names pending elicitations in the ephemeral store.

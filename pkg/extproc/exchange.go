@@ -28,14 +28,14 @@ const (
 
 // exchange is the state of one HTTP stream.
 type exchange struct {
-	in *policy.Input // the decided request (nil: no handoff)
+	in     *policy.Input // the decided request (nil: no handoff)
+	bad    bool          // a handoff was present but unreadable
+	mode   bodyMode
+	sse    *mcp.SSEReader
+	failed bool // the SSE stream was refused: drop the rest
+	body   []byte
 	// injected are the credentials Check put upstream: provider → version.
 	injected map[string]string
-	bad      bool // a handoff was present but unreadable
-	mode     bodyMode
-	sse      *mcp.SSEReader
-	failed   bool // the SSE stream was refused: drop the rest
-	body     []byte
 }
 
 // load reads the handoff from the metadata Envoy forwards (once).

@@ -73,6 +73,9 @@ type ClientOptions struct {
 	DisableStandaloneSSE bool
 	// Client is the SDK client's options (progress handlers, …).
 	Client *mcp.ClientOptions
+	// Base carries the client's HTTP requests under the auth (nil:
+	// http.DefaultTransport), for tests that watch what the client receives.
+	Base http.RoundTripper
 }
 
 // Connect opens an official Go SDK client session to endpoint with auth;
@@ -81,7 +84,7 @@ func Connect(ctx context.Context, t testing.TB, endpoint string, auth Auth, opts
 	t.Helper()
 	c := mcp.NewClient(&mcp.Implementation{Name: "mcpharness-client", Version: "1.0.0"}, opts.Client)
 	tr := &mcp.StreamableClientTransport{
-		Endpoint: endpoint, HTTPClient: HTTPClient(auth), MaxRetries: -1,
+		Endpoint: endpoint, HTTPClient: &http.Client{Transport: &Transport{Auth: auth, Base: opts.Base}}, MaxRetries: -1,
 		DisableStandaloneSSE: opts.DisableStandaloneSSE,
 	}
 	cs, err := c.Connect(ctx, tr, &mcp.ClientSessionOptions{ProtocolVersion: opts.ProtocolVersion})

@@ -38,6 +38,9 @@ type UpstreamOptions struct {
 	RegistryFile string
 	// Stateless serves without sessions (the go-sdk's Stateless mode).
 	Stateless bool
+	// Wrap, when set, wraps the MCP handler (a test's HTTP behaviour in
+	// front of the SDK server: refusing a credential, adding a header).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Upstream is a real MCP server (the official Go SDK) over Streamable HTTP.
@@ -86,7 +89,11 @@ func StartUpstream(t testing.TB, opts UpstreamOptions) *Upstream {
 		DisableLocalhostProtection: true,
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", h)
+	if opts.Wrap != nil {
+		mux.Handle("/mcp", opts.Wrap(h))
+	} else {
+		mux.Handle("/mcp", h)
+	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	u.URL = srv.URL + "/mcp"

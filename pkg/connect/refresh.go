@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -68,7 +67,7 @@ func (s *Service) refreshOnce(ctx context.Context, p *provider, k credstore.Key)
 	if err != nil {
 		return s.refreshFailed(ctx, k, c, err)
 	}
-	n := credentialOf(tok, scopesOf(tok, c.Scopes), s.clock())
+	n := credentialOf(tok, grantedScopes(tok, c.Scopes), s.clock())
 	n.Reissued = c.Stale // refreshed because the upstream refused the last one
 	if err := s.store.Put(ctx, k, n); err != nil {
 		return credstore.Credential{}, fmt.Errorf("connect: store refreshed credential: %w", err)
@@ -119,13 +118,4 @@ func credentialOf(tok *oauth2.Token, scopes []string, now time.Time) credstore.C
 	}
 	return credstore.Credential{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: tok.TokenType,
 		Scopes: scopes, ExpiresAt: exp, CreatedAt: now.UTC()}
-}
-
-// scopesOf is the scope a token response grants (RFC 6749 section 5.1:
-// omitted when identical to the one requested, then the old scopes hold).
-func scopesOf(tok *oauth2.Token, old []string) []string {
-	if s, ok := tok.Extra("scope").(string); ok && strings.TrimSpace(s) != "" {
-		return strings.Fields(s)
-	}
-	return old
 }

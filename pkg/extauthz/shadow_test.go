@@ -139,8 +139,8 @@ func (fakeConnections) Status(context.Context, string, string) (map[string]polic
 func (fakeConnections) Elicit(context.Context, connect.Binding) (connect.Elicitation, error) {
 	return connect.Elicitation{ID: "e1", URL: "https://mcp.example/connect/e/e1", Message: "connect mail"}, nil
 }
-func (fakeConnections) Inject(context.Context, string, string, []string) (map[string]string, error) {
-	return map[string]string{}, nil
+func (fakeConnections) Inject(context.Context, string, string, []string) (connect.Injection, error) {
+	return connect.Injection{Headers: map[string]string{}}, nil
 }
 func (fakeConnections) Headers() []string                               { return []string{"x-mcp-connection-mail"} }
 func (fakeConnections) RecordCapabilities(string, string, string, bool) {}

@@ -2,6 +2,10 @@ package policy
 
 import (
 	"encoding/binary"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -74,9 +78,9 @@ func untouched(paths []ast.Ref, field ...string) bool {
 	return true
 }
 
-// keyInput returns the input value the key is built from: in's value
-// without the fields no path reaches (their absence changes nothing the
-// paths denote).
+// keyInput returns the input value the key's paths are read from: in's
+// value without the fields no path reaches (their absence changes nothing
+// the paths denote) and without the claims (key encodes them apart).
 func (m *memo) keyInput(in *Input) ast.Value {
 	k := *in
 	if m.skip.headers {
@@ -88,25 +92,90 @@ func (m *memo) keyInput(in *Input) ast.Value {
 	if m.skip.request {
 		k.Request = Request{}
 	}
-	if m.skip.claims {
-		k.Principal.Claims = nil
-	}
+	k.Principal.Claims = nil // skipped, or encoded from Go values (key)
 	return inputValue(&k)
 }
 
 // keyBufs recycles key buffers.
 var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// key encodes the projection of input; ok is false when it cannot be kept
-// (too large, or a value the encoding does not know).
-func (m *memo) key(buf []byte, input ast.Value) ([]byte, bool) {
+// key encodes the projection of in; ok is false when it cannot be kept
+// (too large, or a value the encoding does not know). Claims, when read,
+// are encoded from their Go values (no AST built for them): the AST value
+// is a function of them, so equal encodings still mean equal claims.
+func (m *memo) key(buf []byte, in *Input) ([]byte, bool) {
+	input := m.keyInput(in)
 	for _, p := range m.paths {
 		var ok bool
 		if buf, ok = appendAt(buf, input, p[1:]); !ok || len(buf) > maxKeyBytes {
 			return buf, false
 		}
 	}
-	return buf, true
+	if m.skip.claims {
+		return buf, true
+	}
+	buf, ok := appendGo(append(buf, 'C'), in.Principal.Claims, 0)
+	return buf, ok && len(buf) <= maxKeyBytes
+}
+
+// maxGoDepth bounds appendGo's recursion (claims are bounded by the token
+// size; this only guards the stack).
+const maxGoDepth = 32
+
+// appendGo is appendCanonical for the Go values of JSON-decoded claims:
+// injective, map keys sorted. Numbers keep their type and text. A type it
+// does not know makes the input uncacheable (false).
+func appendGo(buf []byte, v any, depth int) ([]byte, bool) {
+	if depth > maxGoDepth {
+		return buf, false
+	}
+	switch x := v.(type) {
+	case nil:
+		return append(buf, 'n'), true
+	case bool:
+		if x {
+			return append(buf, 't'), true
+		}
+		return append(buf, 'f'), true
+	case string:
+		return appendBytes(append(buf, 's'), x), true
+	case json.Number:
+		return appendBytes(append(buf, 'd'), string(x)), true
+	case float64:
+		return appendBytes(append(buf, 'F'), strconv.FormatFloat(x, 'g', -1, 64)), true
+	case int64:
+		return appendBytes(append(buf, 'i'), strconv.FormatInt(x, 10)), true
+	case int:
+		return appendBytes(append(buf, 'i'), strconv.Itoa(x)), true
+	case []string:
+		buf = binary.AppendUvarint(append(buf, 'a'), uint64(len(x)))
+		for _, e := range x {
+			buf = appendBytes(append(buf, 's'), e)
+		}
+		return buf, true
+	case []any:
+		buf = binary.AppendUvarint(append(buf, 'a'), uint64(len(x)))
+		ok := true
+		for _, e := range x {
+			if buf, ok = appendGo(buf, e, depth+1); !ok {
+				return buf, false
+			}
+		}
+		return buf, true
+	case map[string]any:
+		if x == nil {
+			return append(buf, 'n'), true
+		}
+		buf = binary.AppendUvarint(append(buf, 'o'), uint64(len(x)))
+		ok := true
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if buf, ok = appendGo(appendBytes(append(buf, 's'), k), x[k], depth+1); !ok {
+				return buf, false
+			}
+		}
+		return buf, true
+	}
+	return buf, false
 }
 
 // maxPooledKey bounds the key buffers kept for reuse.
@@ -120,7 +189,7 @@ func (s *snapshot) keyOf(in *Input, tracer topdown.QueryTracer) (string, bool) {
 		return "", false
 	}
 	bp := keyBufs.Get().(*[]byte)
-	buf, ok := s.memo.key((*bp)[:0], s.memo.keyInput(in))
+	buf, ok := s.memo.key((*bp)[:0], in)
 	var k string
 	if ok {
 		k = string(buf)

@@ -399,3 +399,33 @@ func TestCanonicalKeyOrderIndependent(t *testing.T) {
 		}
 	}
 }
+
+// TestGoClaimsKey: claims encoded from Go values are order-independent,
+// tell different claims apart, and refuse a type they do not know.
+func TestGoClaimsKey(t *testing.T) {
+	enc := func(v any) string {
+		b, ok := appendGo(nil, v, 0)
+		if !ok {
+			return "refused"
+		}
+		return string(b)
+	}
+	a := map[string]any{"sub": "a", "n": json.Number("1"), "r": []any{"x", true, nil}, "o": map[string]any{"k": 1.5}}
+	same := map[string]any{"o": map[string]any{"k": 1.5}, "r": []any{"x", true, nil}, "n": json.Number("1"), "sub": "a"}
+	if enc(a) != enc(same) {
+		t.Errorf("equal claims encode differently")
+	}
+	seen := map[string]any{}
+	for _, v := range []any{a, map[string]any{"sub": "a"}, map[string]any{"sub": "b"}, map[string]any{"sub": json.Number("1")},
+		map[string]any{"sub": 1.0}, map[string]any{"sub": []any{"a"}}, map[string]any{"su": "ba"}, map[string]any{"sub": nil},
+		map[string]any{"sub": false}, map[string]any{}, nil} {
+		k := enc(v)
+		if prev, dup := seen[k]; dup {
+			t.Errorf("%v and %v encode alike", prev, v)
+		}
+		seen[k] = v
+	}
+	if enc(map[string]any{"t": struct{}{}}) != "refused" {
+		t.Errorf("an unknown claim type was encoded")
+	}
+}

@@ -75,7 +75,7 @@ func (h *web) readSession(r *http.Request) (session, bool) {
 func (h *web) connections(w http.ResponseWriter, r *http.Request) {
 	s, ok := h.readSession(r)
 	if !ok {
-		h.beginLogin(w, r, nil)
+		h.beginLogin(w, r, nil, "")
 		return
 	}
 	list, err := h.s.store.List(r.Context(), s.Iss, s.Sub)

@@ -38,7 +38,10 @@ type flow struct {
 	Verifier string   `json:"v,omitempty"`
 	Nonce    string   `json:"n,omitempty"`
 	Binding  *Binding `json:"b,omitempty"` // nil: a login for the connections page
-	Exp      int64    `json:"exp"`
+	// Elicitation is the id of the link this flow serves: it is taken (and
+	// so used up) once the right user has logged in.
+	Elicitation string `json:"e,omitempty"`
+	Exp         int64  `json:"exp"`
 }
 
 // maxPendingFlows bounds the browser flows one replica has open at once:

@@ -58,41 +58,60 @@ func (h *web) loginClient(ctx context.Context) (*loginClient, error) {
 	return h.login, nil
 }
 
-// startElicitation opens a connect link: it consumes the elicitation (a
-// link works once, whatever follows) and starts the login its user must
-// complete as the same subject.
+// startElicitation opens a connect link: it reads the elicitation without
+// using it up (a link preview or a wrong user does not spend it) and starts
+// the login its user must complete as the same subject.
 func (h *web) startElicitation(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if len(id) != idLen {
-		h.fail(w, r, refuse(reasonLinkInvalid, nil))
+	b, rf := h.elicitation(r, id, h.s.store.PeekTemp)
+	if rf != nil {
+		h.fail(w, r, rf)
 		return
+	}
+	if b.Issuer != h.s.cfg.LoginIssuer {
+		h.fail(w, r, refuse(reasonIssuerMismatch, fmt.Errorf("elicitation issuer %q is not the login issuer", b.Issuer)))
+		return
+	}
+	h.beginLogin(w, r, &b, id)
+}
+
+// elicitation reads (peek) or takes the elicitation id and checks its expiry.
+func (h *web) elicitation(r *http.Request, id string, read func(context.Context, string, string, any) error) (Binding, *refusal) {
+	if len(id) != idLen {
+		return Binding{}, refuse(reasonLinkInvalid, nil)
 	}
 	var pe pendingElicitation
-	if err := h.s.store.TakeTemp(r.Context(), kindElicitation, id, &pe); err != nil {
-		h.fail(w, r, storeRefusal(err, reasonLinkInvalid))
-		return
+	if err := read(r.Context(), kindElicitation, id, &pe); err != nil {
+		return Binding{}, storeRefusal(err, reasonLinkInvalid)
 	}
 	if !h.s.clock().Before(unix(pe.Exp)) {
-		h.fail(w, r, refuse(reasonLinkInvalid, fmt.Errorf("elicitation expired")))
-		return
+		return Binding{}, refuse(reasonLinkInvalid, fmt.Errorf("elicitation expired"))
 	}
-	if pe.Issuer != h.s.cfg.LoginIssuer {
-		h.fail(w, r, refuse(reasonIssuerMismatch, fmt.Errorf("elicitation issuer %q is not the login issuer", pe.Issuer)))
-		return
+	return pe.Binding, nil
+}
+
+// useElicitation takes the flow's elicitation once its user has logged in:
+// of several flows opened from one link, only the first to get here goes on.
+func (h *web) useElicitation(r *http.Request, f flow) *refusal {
+	b, rf := h.elicitation(r, f.Elicitation, h.s.store.TakeTemp)
+	if rf != nil {
+		return rf
 	}
-	b := pe.Binding
-	h.beginLogin(w, r, &b)
+	if b.Issuer != f.Binding.Issuer || b.Subject != f.Binding.Subject || b.Provider != f.Binding.Provider {
+		return refuse(reasonLinkInvalid, fmt.Errorf("elicitation changed under the flow"))
+	}
+	return nil
 }
 
 // beginLogin redirects to the login issuer: authorization code with PKCE
 // (S256), state and nonce, all held in a server-side flow record.
-func (h *web) beginLogin(w http.ResponseWriter, r *http.Request, b *Binding) {
+func (h *web) beginLogin(w http.ResponseWriter, r *http.Request, b *Binding, elicitation string) {
 	lc, err := h.loginClient(r.Context())
 	if err != nil {
 		h.fail(w, r, refuse(reasonIssuerUnavailable, err))
 		return
 	}
-	f := flow{Stage: stageLogin, Verifier: oauth2.GenerateVerifier(), Binding: b}
+	f := flow{Stage: stageLogin, Verifier: oauth2.GenerateVerifier(), Binding: b, Elicitation: elicitation}
 	if f.State, err = randomID(); err == nil {
 		f.Nonce, err = randomID()
 	}
@@ -129,6 +148,12 @@ func (h *web) loginCallback(w http.ResponseWriter, r *http.Request) {
 	if f.Binding != nil && sub != f.Binding.Subject {
 		h.fail(w, r, refuse(reasonSubjectMismatch, nil))
 		return
+	}
+	if f.Binding != nil {
+		if rf := h.useElicitation(r, f); rf != nil {
+			h.fail(w, r, rf)
+			return
+		}
 	}
 	if err := h.setSession(w, iss, sub); err != nil {
 		h.fail(w, r, refuse(reasonInternal, err))

@@ -225,3 +225,30 @@ func TestBrowserProviderRedirectMismatch(t *testing.T) {
 		t.Fatal("stored without the provider's consent")
 	}
 }
+
+// TestBrowserLinkSpentOnlyByItsUser: opening a link (a link preview) or a
+// refused login by another user does not spend it; of two flows opened
+// from one link only the first login of its user goes on.
+func TestBrowserLinkSpentOnlyByItsUser(t *testing.T) {
+	r := newRig(t)
+	r.prov.SetUser("alice@mail")
+	e := r.elicit("alice", "mail")
+	hop(t, browser(t, false), e.URL) // a link preview
+	r.idp.SetUser("bob")
+	if s, _, b := get(t, browser(t, true), e.URL); s != http.StatusForbidden || !strings.Contains(b, reasonSubjectMismatch) {
+		t.Fatalf("bob: %d %s", s, b)
+	}
+	r.idp.SetUser("alice")
+	first, second := browser(t, false), browser(t, false)
+	cb1, cb2 := toLoginCallback(t, first, e.URL), toLoginCallback(t, second, e.URL)
+	first.CheckRedirect = nil
+	if s, _, b := get(t, first, cb1); s != http.StatusOK || !strings.Contains(b, "return to your client") {
+		t.Fatalf("first flow: %d %s", s, b)
+	}
+	if s, _, b := get(t, second, cb2); s != http.StatusBadRequest || !strings.Contains(b, "<code>"+reasonLinkInvalid+"</code>") {
+		t.Fatalf("second flow of the spent link: %d %s", s, b)
+	}
+	if got := r.prov.Issued(); len(got) != 1 {
+		t.Fatalf("provider issued %d tokens; want 1", len(got))
+	}
+}

@@ -53,6 +53,26 @@ func (s *Store) TakeTemp(ctx context.Context, kind, id string, v any) error {
 	if err != nil {
 		return err
 	}
+	return s.openTemp(kind, id, blob, v)
+}
+
+// PeekTemp opens the record under (kind, id) into v without taking it;
+// ErrNotFound when it is missing, expired or already taken. A record whose
+// use must stay single reaches TakeTemp before it counts as used.
+func (s *Store) PeekTemp(ctx context.Context, kind, id string, v any) error {
+	t, ok := s.backend.(tempBackend)
+	if !ok {
+		return errors.New("credstore: backend keeps no ephemeral records")
+	}
+	blob, err := t.peekTemp(ctx, kind+":"+id)
+	if err != nil {
+		return err
+	}
+	return s.openTemp(kind, id, blob, v)
+}
+
+// openTemp opens a sealed ephemeral record into v.
+func (s *Store) openTemp(kind, id string, blob []byte, v any) error {
 	var env envelope
 	if err := json.Unmarshal(blob, &env); err != nil {
 		return fmt.Errorf("credstore: %s malformed: %w", kind, err)
@@ -68,6 +88,7 @@ func (s *Store) TakeTemp(ctx context.Context, kind, id string, v any) error {
 type tempBackend interface {
 	putTemp(ctx context.Context, id string, blob []byte, ttl time.Duration) error
 	takeTemp(ctx context.Context, id string) ([]byte, error)
+	peekTemp(ctx context.Context, id string) ([]byte, error)
 }
 
 var boltTemp = []byte("ephemeral")
@@ -112,6 +133,25 @@ func (b *Bolt) takeTemp(_ context.Context, id string) ([]byte, error) {
 	return out, err
 }
 
+func (b *Bolt) peekTemp(_ context.Context, id string) ([]byte, error) {
+	var out []byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(boltTemp)
+		if bk == nil {
+			return nil
+		}
+		v := bk.Get([]byte(id))
+		if len(v) >= 8 && b.now().Before(time.Unix(0, int64(binary.BigEndian.Uint64(v[:8])))) {
+			out = append([]byte(nil), v[8:]...)
+		}
+		return nil
+	})
+	if err == nil && out == nil {
+		err = ErrNotFound
+	}
+	return out, err
+}
+
 // sweep deletes expired ephemeral records (bounded work per call).
 func (b *Bolt) sweep(bk *bolt.Bucket) {
 	var dead [][]byte
@@ -142,6 +182,17 @@ func (r *Redis) takeTemp(ctx context.Context, id string) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redis take: %w", err)
+	}
+	return b, nil
+}
+
+func (r *Redis) peekTemp(ctx context.Context, id string) ([]byte, error) {
+	b, err := r.client.Get(ctx, r.prefix+"t:"+id).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis peek: %w", err)
 	}
 	return b, nil
 }

@@ -89,6 +89,24 @@ func TestElicitationBrowserConnect20251125(t *testing.T) {
 		t.Fatalf("retry: %+v %v (checks %v)", res, err, b.log.entries)
 	}
 	b.checkInjected(t, res, auth.Token)
+	b.expectMetric(t, `mcp_authz_connect_flow_total{outcome="connected",reason=""} 1`)
+}
+
+// expectMetric: the admin listener's /metrics holds line.
+func (b *browserStack) expectMetric(t *testing.T, line string) {
+	t.Helper()
+	resp, err := http.Get("http://" + b.App.Addr("admin") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), line) {
+		t.Errorf("/metrics lacks %s", line)
+	}
 }
 
 // TestElicitationBrowserConnect20260728: the SDK hands alice's

@@ -52,7 +52,11 @@ func browserRefusals() []browserRefusal {
 		{"reused link", "dave", func(t *testing.T, b *browserStack, link string) (int, string) {
 			b.idp.SetUser("dave")
 			defer b.idp.SetUser("")
-			hopTo(t, b.browser(t, false), link) // the first open consumes it
+			b.prov.SetUser("") // dave declines at the provider: nothing stored
+			// Logging in as dave spends the link, whatever follows.
+			if s, _, p := open(t, b.browser(t, true), link); s != http.StatusBadGateway {
+				t.Fatalf("first use: %d %s; want the provider's refusal", s, p)
+			}
 			s, _, p := open(t, b.browser(t, true), link)
 			return s, p
 		}, 400, "link_invalid"},
@@ -117,6 +121,7 @@ func TestElicitationBrowserRefusals(t *testing.T) {
 	if calls := b.Upstream.Calls(); len(calls) != 0 {
 		t.Fatalf("a refused user's call reached the upstream: %v", calls)
 	}
+	b.expectMetric(t, `mcp_authz_connect_flow_total{outcome="refused",reason="subject_mismatch"} 1`)
 }
 
 // expectElicitation: sub's call is still answered with -32042.

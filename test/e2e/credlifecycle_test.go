@@ -36,6 +36,16 @@ type mailTokenEndpoint struct {
 	spent  []string
 }
 
+// spentFirst is the refresh token the first grant presented.
+func (e *mailTokenEndpoint) spentFirst() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.spent) == 0 {
+		return ""
+	}
+	return e.spent[0]
+}
+
 func startMailTokenEndpoint(t *testing.T) *mailTokenEndpoint {
 	t.Helper()
 	e := &mailTokenEndpoint{}
@@ -98,6 +108,25 @@ func aliceSession(ctx context.Context, t *testing.T, s *mcpharness.Stack, base h
 	return cs
 }
 
+// callAllAtOnce runs search_issues on every session at once (a start
+// barrier) and returns each call's error.
+func callAllAtOnce(ctx context.Context, sessions []*mcp.ClientSession) []error {
+	start := make(chan struct{})
+	errs := make([]error, len(sessions))
+	var wg sync.WaitGroup
+	for i, cs := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = callSearch(ctx, cs)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
 // wantElicitation fails unless err is the 2025-11-25 URLElicitationRequired error.
 func wantElicitation(t *testing.T, err error, when string) {
 	t.Helper()
@@ -124,30 +153,13 @@ func TestCredentialStoreRefreshSingleflight(t *testing.T) {
 	for i := range sessions {
 		sessions[i] = aliceSession(ctx, t, s, nil)
 	}
-	start := make(chan struct{})
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, cs := range sessions {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
-			if err == nil && res.IsError {
-				err = errors.New("tool error result")
-			}
-			errs[i] = err
-		}()
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
+	for i, err := range callAllAtOnce(ctx, sessions) {
 		if err != nil {
 			t.Errorf("call %d: %v", i, err)
 		}
 	}
-	if g := tokens.grants.Load(); g != 1 {
-		t.Fatalf("refresh grants = %d; want exactly 1 for %d concurrent calls", g, n)
+	if g := tokens.grants.Load(); g != 1 || tokens.spentFirst() != "mail-rt-0" {
+		t.Fatalf("refresh grants = %d spending %q; want exactly 1 for %d concurrent calls, spending mail-rt-0", g, tokens.spentFirst(), n)
 	}
 	hs := s.Upstream.Headers()
 	if len(hs) != n {
@@ -165,13 +177,11 @@ func TestCredentialStoreRefreshSingleflight(t *testing.T) {
 	tokens.refuse.Store(true)
 	putAliceMail(t, s, credstore.Credential{AccessToken: "mail-at-1", RefreshToken: "mail-rt-1", Scopes: []string{"mail.read"},
 		ExpiresAt: time.Now().Add(-time.Minute)})
-	_, err := sessions[0].CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
-	wantElicitation(t, err, "after a refused refresh")
+	wantElicitation(t, callSearch(ctx, sessions[0]), "after a refused refresh")
 	if c := aliceMail(t, s); !c.Stale || c.RefreshToken != "" {
 		t.Fatalf("after a refused refresh: stale %v, refresh token kept %v; want stale without it", c.Stale, c.RefreshToken != "")
 	}
-	_, err = sessions[1].CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
-	wantElicitation(t, err, "the call after")
+	wantElicitation(t, callSearch(ctx, sessions[1]), "the call after")
 	if g := tokens.grants.Load(); g != 2 {
 		t.Fatalf("refresh grants = %d; want 2 (a refused refresh token is not spent again)", g)
 	}

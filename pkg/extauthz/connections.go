@@ -126,8 +126,12 @@ func (s *Server) afterDecision(ctx context.Context, o outcome, f elicitFacts, ms
 	var nc *connect.ErrNotConnected
 	switch {
 	case errors.As(err, &nc):
-		return s.elicit(ctx, f, msg, rev, p, h, connect.Binding{Issuer: p.Issuer, Subject: p.Subject,
+		e := s.elicit(ctx, f, msg, rev, p, h, connect.Binding{Issuer: p.Issuer, Subject: p.Subject,
 			ClientID: p.ClientID, Provider: nc.Provider})
+		if e.cause == nil {
+			e.cause = err // "(refresh failed)" in the debug line: why a connected user is asked again
+		}
+		return e
 	case err != nil:
 		return s.fail(denial.New(denial.CredentialStoreUnavailable, err), msg.ID, h)
 	}

@@ -85,7 +85,7 @@ func TestFixtureMixOverGRPC(t *testing.T) {
 		t.Fatalf("expect file: %v (%d decisions for %d requests)", err, len(want), len(reqs))
 	}
 	for i, req := range reqs {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), checkBound)
 		resp, err := client.Check(ctx, req)
 		cancel()
 		if err != nil {

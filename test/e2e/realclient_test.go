@@ -267,9 +267,10 @@ func getStreamAndDelete(t *testing.T, s *mcpharness.Stack, log *checkLog) {
 	}
 	extra := &mcp.Tool{Name: "late_tool", InputSchema: map[string]any{"type": "object"}}
 	// The GET stream opens asynchronously: notify until the client hears it
-	// (bounded: 100 tries).
+	// (bounded by eventualBound, not by a count of tries: on a loaded
+	// machine the stream may take seconds to open).
 	heard := false
-	for i := 0; i < 100 && !heard; i++ {
+	for deadline := time.Now().Add(eventualBound); !heard && time.Now().Before(deadline); {
 		s.Upstream.Server.AddTool(extra, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return nil, nil })
 		s.Upstream.Server.RemoveTools(extra.Name)
 		select {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
@@ -164,7 +163,7 @@ func TestResilienceRedactsProtobufErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), checkBound)
 	defer cancel()
 	var out authv3.CheckResponse
 	err = conn.Invoke(ctx, "/envoy.service.auth.v3.Authorization/Check", &wire, &out, grpc.ForceCodec(rawCodec{}))

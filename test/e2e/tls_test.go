@@ -97,7 +97,7 @@ func TestTLSListenersWithMTLSAndReload(t *testing.T) {
 			return nil, err
 		}
 		defer conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), checkBound)
 		defer cancel()
 		_, err = authv3.NewAuthorizationClient(conn).Check(ctx, mcpPost{body: toolsListBody}.request())
 		return &st, err

@@ -188,9 +188,7 @@ func TestTokenExchangeBurst(t *testing.T) {
 			results <- resp
 		}()
 	}
-	for sts.requests.Load() == 0 {
-		runtimeYield()
-	}
+	waitFor(t, "the burst's STS request", func() bool { return sts.requests.Load() > 0 })
 	sts.release()
 	for range burst {
 		resp := <-results

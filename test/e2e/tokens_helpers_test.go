@@ -156,6 +156,3 @@ func jsonOf(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
-
-// runtimeYield waits a moment in a polling loop (never asserted on).
-func runtimeYield() { time.Sleep(time.Millisecond) }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 )
@@ -265,13 +266,20 @@ func TestDecisionLogMaskedArguments(t *testing.T) {
 // collector is an OPA-compatible decision-log collector: it decodes the
 // gzip JSON array of events of every upload.
 type collector struct {
-	mu     sync.Mutex
-	events []map[string]any
-	hold   chan struct{} // when set, uploads wait for it to close
+	mu      sync.Mutex
+	events  []map[string]any
+	hold    chan struct{} // when set, uploads wait for it to close
+	entered chan struct{} // when set, signalled as an upload starts waiting
 }
 
 func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.hold != nil {
+		if c.entered != nil {
+			select {
+			case c.entered <- struct{}{}:
+			default:
+			}
+		}
 		<-c.hold
 	}
 	zr, err := gzip.NewReader(r.Body)
@@ -326,13 +334,28 @@ func TestDecisionLogHTTPSink(t *testing.T) {
 	}
 }
 
+// TestDecisionLogBufferFullDropsCounted: with the collector holding an
+// upload and a buffer of one record, every further record but one is
+// dropped and counted, and Check never waits for the sink. The writer is
+// parked in the held upload before the rest of the mix is sent, so the
+// count does not depend on how many records the writer batched before it
+// blocked (scheduling).
 func TestDecisionLogBufferFullDropsCounted(t *testing.T) {
-	col := &collector{hold: make(chan struct{})}
+	col := &collector{hold: make(chan struct{}), entered: make(chan struct{}, 1)}
 	srv := httptest.NewServer(col)
 	defer srv.Close()
 	cfg := testConfig + "decision_log:\n  output: http\n  url: " + srv.URL + "\n  buffer_records: 1\n"
 	a, client := startAppYAML(t, cfg)
-	reqs, resps := runMix(t, client) // the collector holds the first upload: the buffer fills
+	reqs := loadMix(t, "testdata/mcp-mix.json")
+	resps := []*authv3.CheckResponse{mustCheck(t, client, reqs[0])}
+	select { // the writer took the first record alone and waits in the sink
+	case <-col.entered:
+	case <-time.After(eventualBound):
+		t.Fatal("the decision log never uploaded the first record")
+	}
+	for _, req := range reqs[1:] { // one fills the buffer, the rest are dropped
+		resps = append(resps, mustCheck(t, client, req))
+	}
 	for i, resp := range resps {
 		if resp.GetStatus() == nil {
 			t.Errorf("mix[%d]: no status", i)
@@ -344,8 +367,8 @@ func TestDecisionLogBufferFullDropsCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	dropped := metricValue(t, metrics, "mcp_authz_decision_log_dropped_total")
-	if dropped < float64(len(reqs)-3) {
-		t.Errorf("mcp_authz_decision_log_dropped_total = %v with the sink held and a buffer of 1; want at least %d", dropped, len(reqs)-3)
+	if want := float64(len(reqs) - 2); dropped != want {
+		t.Errorf("mcp_authz_decision_log_dropped_total = %v with the sink parked and a buffer of 1; want %v", dropped, want)
 	}
 	col.mu.Lock()
 	defer col.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,42 +54,57 @@ func (v *rotationVerifier) verify(t *testing.T, tok string) {
 // (workers × requests, no time bound on correctness): publish the new key
 // next to the signing one, let the upstream's JWKS cache refresh, then sign
 // with it. The upstream sees zero verification failures, and tokens signed
-// with both the old and the new key.
+// with both the old and the new key. Each worker ends with a few Checks it
+// sends only once the rotation is done, so the new key is seen however
+// the scheduler ran the workers; the periodic key reload is pushed out of
+// the test's way (24h) so only the test's reload calls change the keys.
 func TestMintedTokenKeyRotation(t *testing.T) {
 	dir := t.TempDir()
 	cur, next := writeSigningKey(t, dir, "current.pem", "ES256"), writeSigningKey(t, dir, "next.pem", "ES256")
 	oldKey, _ := os.ReadFile(cur)
 	newKey, _ := os.ReadFile(writeSigningKey(t, dir, "new.pem", "ES256"))
-	a, client := startAppYAML(t, fmt.Sprintf(mintConfig, cur+", "+next, "ES256"))
+	cfg := strings.Replace(fmt.Sprintf(mintConfig, cur+", "+next, "ES256"), "  algorithm: ES256\n", "  algorithm: ES256\n  key_reload: 24h\n", 1)
+	a, client := startAppYAML(t, cfg)
 	v := &rotationVerifier{}
 	v.refresh(t, a.Addr("public"))
 
-	const workers, perWorker = 4, 150
+	const workers, perWorker, afterRotation = 4, 150, 5
 	var done atomic.Int64
 	var wg sync.WaitGroup
+	rotated := make(chan struct{})
+	var rotateOnce sync.Once
+	endRotation := func() { rotateOnce.Do(func() { close(rotated) }) }
+	defer func() { endRotation(); wg.Wait() }() // a failed step must not strand the workers
 	for w := range workers {
 		tokens := make([]string, 3)
 		for i := range tokens {
 			tokens[i] = mintAccess(t, map[string]any{"sub": "user-" + strconv.Itoa(w) + "-" + strconv.Itoa(i)})
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range perWorker {
-				req := mcpPost{authorization: "Bearer " + tokens[i%len(tokens)], body: searchCallBody}.request()
-				resp, err := client.Check(t.Context(), req)
-				if err != nil || resp.GetOkResponse() == nil {
-					v.failures.Add(1)
-				} else {
-					v.verify(t, bearerSet(resp.GetOkResponse()))
-				}
-				done.Add(1)
+		check := func(i int) {
+			req := mcpPost{authorization: "Bearer " + tokens[i%len(tokens)], body: searchCallBody}.request()
+			resp, err := client.Check(t.Context(), req)
+			if err != nil || resp.GetOkResponse() == nil {
+				v.failures.Add(1)
+			} else {
+				v.verify(t, bearerSet(resp.GetOkResponse()))
 			}
-		}()
+			done.Add(1)
+		}
+		wg.Go(func() {
+			for i := range perWorker {
+				check(i)
+			}
+			<-rotated // these are signed with the new key: the rotation is done
+			for i := range afterRotation {
+				check(i)
+			}
+		})
 	}
-	waitDone := func(n int64) {
-		for done.Load() < n {
-			time.Sleep(time.Millisecond)
+	waitDone := func(n int64) { // progress of the load: bounded only to turn a hang into a failure
+		for deadline := time.Now().Add(4 * eventualBound); done.Load() < n; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d Checks answered after %s", done.Load(), n, 4*eventualBound)
+			}
 		}
 	}
 	waitDone(100)
@@ -100,10 +116,11 @@ func TestMintedTokenKeyRotation(t *testing.T) {
 	replaceFile(t, next, oldKey) // 3. sign with the new key, keep the old one published
 	replaceFile(t, cur, newKey)
 	reload(t, a.SigningKeys())
+	endRotation()
 	wg.Wait()
 
 	if f := v.failures.Load(); f != 0 {
-		t.Errorf("%d of %d requests failed verification at the upstream; want 0", f, workers*perWorker)
+		t.Errorf("%d of %d requests failed verification at the upstream; want 0", f, workers*(perWorker+afterRotation))
 	}
 	if n := countKids(&v.kids); n != 2 {
 		t.Errorf("upstream saw tokens of %d signing keys; want 2 (before and after rotation)", n)

@@ -4,55 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mcp-authz/mcp-authz/test/redisproc"
 )
 
-// startRedis runs a real redis-server on a loopback port with a temporary
-// directory and no persistence; it is stopped by its PID at the end of t
-// (or earlier through the returned stop). A missing binary fails the test.
+// startRedis runs a real redis-server on a loopback port (test/redisproc:
+// a missing binary fails the test, the port is checked to be its own); it
+// is stopped at the end of t or earlier through the returned stop. The
+// client's timeouts only turn a hang into a failure: a loaded machine must
+// not turn a slow answer into an error (a stopped server refuses at once).
 func startRedis(t testing.TB) (*redis.Client, func()) {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redis-server is not installed (apt-get install -y redis-server, as .ci/run does): %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}
-	t.Cleanup(stop)
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), DialTimeout: 200 * time.Millisecond,
-		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	addr, stop := redisproc.StartStoppable(t)
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 30 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, MaxRetries: -1})
 	t.Cleanup(func() { c.Close() })
-	for i := 0; ; i++ {
-		if c.Ping(context.Background()).Err() == nil {
-			return c, stop
-		}
-		if i == 100 {
-			t.Fatalf("redis-server on port %d did not answer", port)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return c, stop
 }
 
 // TestRedisSharedLimit: two limiters (two replicas) on one redis-server

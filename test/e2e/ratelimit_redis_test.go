@@ -10,9 +10,12 @@ import (
 	"github.com/mcp-authz/mcp-authz/test/redisproc"
 )
 
-// redisLimits is rate_limits YAML for the shared backend at addr.
+// redisLimits is rate_limits YAML for the shared backend at addr. Its
+// timeout is the largest allowed (10s), not the 100ms default: these tests
+// judge decisions, and a loaded machine must not turn a slow Redis answer
+// into rate_limit_unavailable (a stopped server refuses at once).
 func redisLimits(addr, onError string) string {
-	return "rate_limits:\n  backend: redis\n  redis:\n    addr: " + addr + "\n  on_backend_error: " + onError + "\n"
+	return "rate_limits:\n  backend: redis\n  redis:\n    addr: " + addr + "\n    timeout: 10s\n  on_backend_error: " + onError + "\n"
 }
 
 // TestRateLimitRedisTwoInstances: two service instances on one real

@@ -157,11 +157,11 @@ func (f *remoteFixture) statusOf(iss string) IssuerStatus {
 	return IssuerStatus{}
 }
 
-// waitFor polls cond until it holds; it fails the test after 10s. It waits
+// waitFor polls cond until it holds; it fails the test after 30s. It waits
 // for an event (a background fetch), it does not assert a duration.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -260,9 +260,18 @@ func TestRemoteSlowEndpoint(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newJWKSServer(t, true, k1)
 			srv.set(jwksJSON(t, k1), http.StatusOK, tc.slowAtNew)
+			// New waits for a slow endpoint only briefly; a first fetch that
+			// must succeed gets all the time it needs, or a slow machine
+			// would leave it in flight (then joined below, answering k1).
 			newCtx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			if !tc.slowAtNew {
+				newCtx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+			}
 			defer cancel()
 			f := newRemoteFixtureCtx(t, newCtx, srv, nil)
+			if !tc.slowAtNew && !f.statusOf(issuerR).HasKeys {
+				t.Fatalf("Status(%s) after New = %+v; want the first key set loaded", issuerR, f.statusOf(issuerR))
+			}
 			srv.set(nil, http.StatusOK, true)
 			f.clock.Advance(31 * time.Second)
 			ctx, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)

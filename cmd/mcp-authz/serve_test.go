@@ -32,11 +32,16 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// waitBound bounds a wait for serve to get somewhere (compiling the bundle
+// under the race detector on a busy machine takes seconds): it only turns
+// a hang into a failure.
+const waitBound = 60 * time.Second
+
 // servingAdmin waits for the "mcp-authz serving" line and returns the admin
-// address it names (bounded: 10s).
+// address it names (bounded: waitBound).
 func servingAdmin(t *testing.T, logs *lockedBuffer) string {
 	t.Helper()
-	for range 1000 {
+	for deadline := time.Now().Add(waitBound); time.Now().Before(deadline); {
 		for _, line := range strings.Split(logs.String(), "\n") {
 			var rec struct {
 				Msg   string `json:"msg"`
@@ -87,7 +92,7 @@ func TestServeSIGTERMThenSIGINT(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := readyzCode(t, admin)
-	for i := 0; got != http.StatusServiceUnavailable && i < 1000; i++ { // bounded: ~10s
+	for deadline := time.Now().Add(waitBound); got != http.StatusServiceUnavailable && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 		got = readyzCode(t, admin)
 	}

@@ -27,6 +27,7 @@ type rig struct {
 	t         *testing.T
 	svc       *Service
 	base      string
+	srv       *httptest.Server
 	idp, prov *oauthtest.Server
 	observed  []string
 
@@ -57,6 +58,13 @@ func writeFile(t *testing.T, name, content string) string {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigWith(t, false)
+}
+
+// newRigWith serves the connect pages over TLS when tls is set (the base URL
+// is then https: __Host- cookies, Secure).
+func newRigWith(t *testing.T, tls bool) *rig {
+	t.Helper()
 	key, err := devjwt.ReadRSAKey("../../test/e2e/testdata/keys/private.pem")
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +72,9 @@ func newRig(t *testing.T) *rig {
 	r := &rig{t: t, now: time.Now()}
 	srv := httptest.NewUnstartedServer(nil)
 	r.base = "http://" + srv.Listener.Addr().String()
+	if tls {
+		r.base = "https://" + srv.Listener.Addr().String()
+	}
 	r.idp = oauthtest.StartIssuer(t, oauthtest.Options{ClientID: "mcp-authz", ClientSecret: "login-secret",
 		RedirectURI: r.base + "/connect/callback/login", Key: key, KeyID: "k1"})
 	r.prov = oauthtest.StartProvider(t, oauthtest.Options{ClientID: "mail-client", ClientSecret: "mail-secret",
@@ -78,8 +89,13 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = h
-	srv.Start()
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
+	r.srv = srv
 	return r
 }
 

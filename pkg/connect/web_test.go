@@ -68,3 +68,31 @@ func TestBrowserConnectAPIKey(t *testing.T) {
 		t.Error("the page echoes the key")
 	}
 }
+
+// TestBrowserConnectHTTPS: on an https base URL the flow sets __Host-
+// cookies marked Secure and HttpOnly, and completes with them.
+func TestBrowserConnectHTTPS(t *testing.T) {
+	r := newRigWith(t, true)
+	r.idp.SetUser("alice")
+	r.prov.SetUser("alice@mail")
+	b := browser(t, false)
+	b.Transport = r.srv.Client().Transport
+	link := r.elicit("alice", "mail").URL
+	resp, err := b.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	sc := resp.Header.Get("Set-Cookie")
+	if !strings.HasPrefix(sc, "__Host-mcp-authz-connect-flow=") || !strings.Contains(sc, "; Secure") || !strings.Contains(sc, "HttpOnly") {
+		t.Fatalf("Set-Cookie %q", sc)
+	}
+	b.CheckRedirect = nil
+	status, _, body := get(t, b, resp.Header.Get("Location"))
+	if status != http.StatusOK || !strings.Contains(body, "return to your client") {
+		t.Fatalf("flow over https: %d %s", status, body)
+	}
+	if _, ok := r.stored("alice", "mail"); !ok {
+		t.Fatal("nothing stored")
+	}
+}

@@ -74,7 +74,11 @@ func (h *web) providerCallback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, refuse(reasonProviderFailed, fmt.Errorf("authorization response error %q", e)))
 		return
 	}
-	p := h.s.providers[f.Binding.Provider]
+	p, rf := h.flowProvider(f)
+	if rf != nil {
+		h.fail(w, r, rf)
+		return
+	}
 	oc, err := h.providerConfig(r, p, f.Binding)
 	if err != nil {
 		h.fail(w, r, refuse(reasonProviderUnavailable, err))
@@ -109,7 +113,7 @@ func (h *web) store(w http.ResponseWriter, r *http.Request, b *Binding, c credst
 	h.clearCookie(w, h.flowCookie)
 	h.observe("connected", "")
 	h.log.Info("connect: credential stored", "provider", b.Provider)
-	successPage(w, h.s.providers[b.Provider].cfg.Name)
+	successPage(w, b.Provider)
 }
 
 // apiKeyForm stores f and renders the form that must echo its state.
@@ -136,7 +140,11 @@ func (h *web) apiKeySubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, rf)
 		return
 	}
-	p := h.s.providers[f.Binding.Provider]
+	p, rf := h.flowProvider(f)
+	if rf != nil {
+		h.fail(w, r, rf)
+		return
+	}
 	key := strings.TrimSpace(r.PostForm.Get("api_key"))
 	if key == "" || len(key) > maxAPIKey || p.pattern == nil || !p.pattern.MatchString(key) {
 		state, err := randomID()
@@ -149,6 +157,18 @@ func (h *web) apiKeySubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.store(w, r, f.Binding, credstore.Credential{AccessToken: key, Scopes: f.Binding.Scopes, CreatedAt: h.s.clock().UTC()})
+}
+
+// flowProvider is the configured provider a provider-leg flow is for.
+func (h *web) flowProvider(f flow) (*provider, *refusal) {
+	if f.Binding == nil {
+		return nil, refuse(reasonBadRequest, errors.New("provider flow without a binding"))
+	}
+	p, ok := h.s.providers[f.Binding.Provider]
+	if !ok {
+		return nil, refuse(reasonBadRequest, fmt.Errorf("provider %q is not configured", f.Binding.Provider))
+	}
+	return p, nil
 }
 
 // storeRefusal maps a failed read of a single-use record.

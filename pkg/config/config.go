@@ -30,7 +30,7 @@ const (
 	DefaultPolicyDeadline   = 50 * time.Millisecond
 	// DefaultDecisionCacheSize bounds the decision cache (entries per
 	// bundle revision; each a key of at most 4 KiB and a shared result).
-	DefaultDecisionCacheSize = 4096
+	DefaultDecisionCacheSize = 1024
 	DefaultShutdownTimeout   = 10 * time.Second
 	DefaultLameDuck          = 5 * time.Second
 	DefaultDeadlineMargin    = 20 * time.Millisecond

@@ -254,25 +254,26 @@ func appendCanonical(buf []byte, v ast.Value) ([]byte, bool) {
 		return appendBytes(append(buf, 's'), string(x)), true
 	case *ast.Array:
 		buf = binary.AppendUvarint(append(buf, 'a'), uint64(x.Len()))
-		ok := true
-		x.Foreach(func(t *ast.Term) {
-			if ok {
-				buf, ok = appendCanonical(buf, t.Value)
+		for i := range x.Len() {
+			var ok bool
+			if buf, ok = appendCanonical(buf, x.Elem(i).Value); !ok {
+				return buf, false
 			}
-		})
-		return buf, ok
+		}
+		return buf, true
 	case ast.Object:
 		buf = binary.AppendUvarint(append(buf, 'o'), uint64(x.Len()))
-		ok := true
-		x.Foreach(func(k, val *ast.Term) {
-			if ok {
-				buf, ok = appendCanonical(buf, k.Value)
+		it := x.KeysIterator() // sorted: equal objects encode alike
+		for k, more := it.Next(); more; k, more = it.Next() {
+			var ok bool
+			if buf, ok = appendCanonical(buf, k.Value); !ok {
+				return buf, false
 			}
-			if ok {
-				buf, ok = appendCanonical(buf, val.Value)
+			if buf, ok = appendCanonical(buf, x.Get(k).Value); !ok {
+				return buf, false
 			}
-		})
-		return buf, ok
+		}
+		return buf, true
 	case ast.Set:
 		buf = binary.AppendUvarint(append(buf, 'S'), uint64(x.Len()))
 		ok := true

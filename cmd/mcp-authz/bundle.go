@@ -25,8 +25,9 @@ func bundleCmd(_ context.Context, args []string, stdout, stderr io.Writer) error
 	out := fs.String("out", "bundle.tar.gz", "bundle file to write")
 	revision := fs.String("revision", "", "bundle revision (default: content digest)")
 	key := fs.String("signing-key", "", "PEM private key to sign the bundle with (optional)")
-	alg := fs.String("signing-alg", "RS256", "JWS algorithm of the signature")
+	alg := fs.String("signing-alg", "", "JWS algorithm of the signature (default: from the key: RS256 for RSA, ES256/384/512 by curve)")
 	kid := fs.String("signing-kid", "default", "key id recorded in the signature")
+	scope := fs.String("scope", "", "scope claim of the signature (a service with bundle.scope accepts only its own)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitCode(2)
 	}
@@ -39,7 +40,10 @@ func bundleCmd(_ context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var signing *policy.SigningConfig
 	if *key != "" {
-		signing = &policy.SigningConfig{KeyFile: *key, Algorithm: *alg, KeyID: *kid}
+		signing = &policy.SigningConfig{KeyFile: *key, Algorithm: *alg, KeyID: *kid, Scope: *scope}
+	} else if *scope != "" {
+		fmt.Fprintln(stderr, "bundle build: -scope needs -signing-key")
+		return exitCode(2)
 	}
 	tgz, err := policy.BuildBundle(*dir, *revision, signing)
 	if err != nil {

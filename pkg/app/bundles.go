@@ -64,16 +64,16 @@ func (c *Components) buildRemote(ctx context.Context, bc config.Bundle, log *slo
 		LongPollingTimeout: bc.Poll.LongPollingTimeout.D(), CredentialsFile: bc.CredentialsFile, CAFile: bc.CAFile,
 		PersistDir: bc.PersistDir, MaxBytes: policy.DefaultMaxBundleBytes, Logger: log,
 	}
-	if bc.VerificationKeyFile != "" {
-		vc, err := policy.VerificationConfig{PublicKeyFile: bc.VerificationKeyFile}.OPAConfig()
+	if v := verification(bc); v != nil {
+		vc, err := v.OPAConfig()
 		if err != nil {
-			return fmt.Errorf("app: bundle.verification_key_file: %w", err)
+			return fmt.Errorf("app: bundle signature: %w", err)
 		}
 		rc.Verification = vc
 	}
 	if u, err := url.Parse(bc.URL); err == nil && u.Scheme == "http" {
 		log.Warn("[INSECURE CONFIG] bundle.url is plain http: anyone on the path can change the policy unless bundles are signed",
-			"signed", bc.VerificationKeyFile != "")
+			"signed", bc.Verifies())
 	}
 	r, err := bundlesrc.NewRemote(rc, c.Engine)
 	if err != nil {
@@ -135,12 +135,28 @@ func loadBundle(bc config.Bundle) (*bundle.Bundle, error) {
 	switch {
 	case err != nil:
 		return nil, err
-	case fi.IsDir() && bc.VerificationKeyFile != "":
-		return nil, fmt.Errorf("%s is a directory: a signed bundle (verification_key_file) must be a bundle file", bc.Path)
+	case fi.IsDir() && bc.Verifies():
+		return nil, fmt.Errorf("%s is a directory: a signed bundle (verification_key_file or keys) must be a bundle file", bc.Path)
 	case fi.IsDir():
 		return policy.LoadBundleDir(bc.Path)
-	case bc.VerificationKeyFile == "":
+	case !bc.Verifies():
 		return policy.LoadBundleFile(bc.Path)
 	}
-	return policy.LoadBundleFile(bc.Path, policy.WithVerification(policy.VerificationConfig{PublicKeyFile: bc.VerificationKeyFile}))
+	return policy.LoadBundleFile(bc.Path, policy.WithVerification(*verification(bc)))
+}
+
+// verification is the bundle signature check bc asks for, nil for none.
+func verification(bc config.Bundle) *policy.VerificationConfig {
+	if !bc.Verifies() {
+		return nil
+	}
+	v := &policy.VerificationConfig{PublicKeyFile: bc.VerificationKeyFile, Algorithm: bc.VerificationAlgorithm,
+		KeyID: bc.KeyID, Scope: bc.Scope}
+	if len(bc.Keys) > 0 {
+		v.Keys = make(map[string]policy.VerificationKey, len(bc.Keys))
+		for id, k := range bc.Keys {
+			v.Keys[id] = policy.VerificationKey{KeyFile: k.KeyFile, Algorithm: k.Algorithm}
+		}
+	}
+	return v
 }

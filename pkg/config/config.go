@@ -379,12 +379,37 @@ type Bundle struct {
 	CredentialsFile string `json:"credentials_file"`
 	// CAFile is a PEM bundle trusted for URL's TLS.
 	CAFile string `json:"ca_file"`
-	// VerificationKeyFile is a PEM public key; when set the bundle must be signed with it.
+	// VerificationKeyFile is a PEM public key; when set the bundle must be
+	// signed with it (the signature's kid names it: key_id, or "default").
 	VerificationKeyFile string `json:"verification_key_file"`
+	// VerificationAlgorithm is VerificationKeyFile's JWS algorithm
+	// (default: inferred from the key, RS256 for RSA, ES256/384/512 by
+	// curve).
+	VerificationAlgorithm string `json:"verification_algorithm"`
+	// Keys are the verification keys by key id (OPA's keys map); the
+	// signature's kid picks one. Exclusive with VerificationKeyFile.
+	Keys map[string]BundleKey `json:"keys"`
+	// KeyID is the key that must have signed: the name of
+	// VerificationKeyFile's key, or the one entry of Keys that verifies.
+	KeyID string `json:"key_id"`
+	// Scope must equal the signature's scope claim; empty, a signature
+	// that carries a scope is refused (OPA's rule).
+	Scope string `json:"scope"`
 	// PersistDir keeps the last good bundle from URL, served at the next
 	// start while the bundle server is down.
 	PersistDir string `json:"persist_dir"`
 }
+
+// BundleKey is one bundle verification key (an entry of OPA's keys map).
+type BundleKey struct {
+	// Algorithm is the JWS algorithm (default: inferred from the key).
+	Algorithm string `json:"algorithm"`
+	// KeyFile is the PEM public key file.
+	KeyFile string `json:"key_file"`
+}
+
+// Verifies reports whether bundles must be signed.
+func (b Bundle) Verifies() bool { return b.VerificationKeyFile != "" || len(b.Keys) > 0 }
 
 // BundlePoll is OPA's polling configuration (whole seconds).
 type BundlePoll struct {

@@ -95,8 +95,29 @@ func unknownKeys(raw any, t reflect.Type, path string) []error {
 			errs = append(errs, unknownKeys(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
 		}
 		return errs
+	case reflect.Map:
+		return unknownMapKeys(raw, t, path)
 	}
 	return nil
+}
+
+// unknownMapKeys walks the values of a map keyed by name (the bundle key
+// map): each is checked against the map's value type.
+func unknownMapKeys(raw any, t reflect.Type, path string) []error {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, k := range names {
+		errs = append(errs, unknownKeys(m[k], t.Elem(), joinPath(path, k))...)
+	}
+	return errs
 }
 
 func unknownStructKeys(m map[string]any, t reflect.Type, path string) []error {

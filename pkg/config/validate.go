@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -95,9 +96,7 @@ func (c *Config) Validate() error {
 		add("deny_format", "must be jsonrpc_error or tool_result, got %q", c.DenyFormat)
 	}
 	c.validateBundle(add)
-	if c.Bundle.VerificationKeyFile != "" && c.Bundle.Path == "" && c.Bundle.URL == "" {
-		add("bundle.verification_key_file", "the embedded bundle is not signed: set bundle.path to a signed bundle file")
-	}
+	c.validateBundleKeys(add)
 	c.validateLimits(add)
 	c.validateNonce(add)
 	c.validateTimes(add)
@@ -391,4 +390,68 @@ func (c *Config) validateNonce(add func(key, format string, a ...any)) {
 	if d := n.Lifetime.D(); d < 10*time.Second || d > time.Hour {
 		add("dpop.nonce.lifetime", "must be between 10s and 1h, got %v", d)
 	}
+}
+
+// bundleAlgorithms are the algorithms of OPA's bundle keys (opa/v1/keys)
+// without HMAC: a shared secret lets whoever reads it sign a policy.
+var bundleAlgorithms = map[string]bool{
+	"RS256": true, "RS384": true, "RS512": true, "PS256": true, "PS384": true, "PS512": true,
+	"ES256": true, "ES384": true, "ES512": true,
+}
+
+// validateBundleKeys checks the bundle signature settings statically; the
+// key files themselves are read (and refused, naming the key) at start.
+func (c *Config) validateBundleKeys(add addFunc) {
+	b := c.Bundle
+	if !b.Verifies() {
+		for key, v := range map[string]string{"verification_algorithm": b.VerificationAlgorithm, "key_id": b.KeyID, "scope": b.Scope} {
+			if v != "" {
+				add("bundle."+key, "needs bundle.verification_key_file or bundle.keys")
+			}
+		}
+		return
+	}
+	if b.Path == "" && b.URL == "" {
+		add(pick(b.VerificationKeyFile != "", "bundle.verification_key_file", "bundle.keys"),
+			"the embedded bundle is not signed: set bundle.path to a signed bundle file")
+	}
+	checkBundleAlg(add, "bundle.verification_algorithm", b.VerificationAlgorithm)
+	if b.VerificationKeyFile != "" {
+		if len(b.Keys) > 0 {
+			add("bundle.keys", "use bundle.verification_key_file or bundle.keys, not both")
+		}
+		return
+	}
+	if b.VerificationAlgorithm != "" {
+		add("bundle.verification_algorithm", "only with bundle.verification_key_file (bundle.keys entries have their own algorithm)")
+	}
+	for _, id := range slices.Sorted(maps.Keys(b.Keys)) {
+		k := b.Keys[id]
+		if id == "" {
+			add("bundle.keys", "a key id may not be empty")
+		}
+		if k.KeyFile == "" {
+			add("bundle.keys."+id+".key_file", "required")
+		}
+		checkBundleAlg(add, "bundle.keys."+id+".algorithm", k.Algorithm)
+	}
+	if _, ok := b.Keys[b.KeyID]; b.KeyID != "" && !ok {
+		add("bundle.key_id", "%q is not in bundle.keys", b.KeyID)
+	}
+}
+
+// checkBundleAlg refuses an algorithm bundle signatures cannot use; ""
+// (inferred from the key) passes.
+func checkBundleAlg(add addFunc, key, alg string) {
+	if alg != "" && !bundleAlgorithms[alg] {
+		add(key, "%.16q is not allowed: want RS256/384/512, PS256/384/512 or ES256/384/512 (OPA's bundle keys; no HMAC, no EdDSA)", alg)
+	}
+}
+
+// pick is a if cond, else b.
+func pick(cond bool, a, b string) string {
+	if cond {
+		return a
+	}
+	return b
 }

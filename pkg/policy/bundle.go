@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,25 +29,46 @@ const BundleRoot = "mcp"
 type SigningConfig struct {
 	// KeyFile is a PEM private key (RSA or EC) file, or an HMAC secret file.
 	KeyFile string
-	// Algorithm is the JWS algorithm (default RS256).
+	// Algorithm is the JWS algorithm (default: inferred from the key,
+	// RS256 for RSA, ES256/384/512 by curve for EC).
 	Algorithm string
 	// KeyID is put in the token's kid; verifiers look the key up by it.
 	KeyID string
+	// Scope, when set, is the signature's scope claim; a verifier
+	// configured with a scope accepts only a signature of that scope.
+	Scope string
 }
 
-// VerificationConfig verifies a signed bundle in LoadBundleFile/Bytes.
+// VerificationConfig verifies a signed bundle in LoadBundleFile/Bytes: one
+// key (PublicKeyFile) or a key map (Keys, OPA's `keys`), not both. Every
+// key passes keyset.PublicPEM: a private key, an HMAC secret (anyone who
+// reads it can sign), a weak RSA key or a key that does not fit its
+// algorithm is refused.
 type VerificationConfig struct {
-	// PublicKeyFile is the PEM public key file. It passes keyset.PublicPEM:
-	// a private key, an HMAC secret (anyone who reads it can sign), a weak
-	// RSA key or a key that does not fit Algorithm is refused.
+	// PublicKeyFile is the PEM public key file.
 	PublicKeyFile string
-	// Algorithm is the JWS algorithm (default RS256).
+	// Algorithm is PublicKeyFile's JWS algorithm (default: inferred from
+	// the key).
 	Algorithm string
-	// KeyID names the key; the signature's kid must equal it (default
-	// "default", as SigningConfig's).
+	// Keys are the verification keys by key id.
+	Keys map[string]VerificationKey
+	// KeyID names the key that must have signed, and the signature's kid
+	// must name it too. With PublicKeyFile it is that key's name (default
+	// "default", as SigningConfig's); with Keys it must be one of them and
+	// no other key verifies. Empty with Keys: the signature's kid picks
+	// the key, an unknown kid is refused.
 	KeyID string
-	// Scope, when set, must equal the scope claim of the signature.
+	// Scope must equal the scope claim of the signature; empty, the
+	// signature must carry no scope (OPA's rule).
 	Scope string
+}
+
+// VerificationKey is one entry of VerificationConfig.Keys.
+type VerificationKey struct {
+	// KeyFile is the PEM public key file.
+	KeyFile string
+	// Algorithm is the JWS algorithm (default: inferred from the key).
+	Algorithm string
 }
 
 // defaults
@@ -140,20 +162,62 @@ func readTarball(r io.Reader, opts []LoadOption) (*bundle.Bundle, error) {
 	return &b, nil
 }
 
-// bundleConfig turns v into OPA's verification config.
+// bundleConfig turns v into OPA's verification config: every key read
+// and checked now, so a bad key is refused at start, naming the key.
 func (v *VerificationConfig) bundleConfig() (*bundle.VerificationConfig, error) {
-	key, err := os.ReadFile(v.PublicKeyFile)
+	keys, err := v.keyFiles()
 	if err != nil {
-		return nil, fmt.Errorf("verification key: %w", err)
+		return nil, err
 	}
-	alg := cmpOr(v.Algorithm, defaultSigningAlgorithm)
-	if _, err := keyset.PublicPEM(key, alg); err != nil {
-		return nil, fmt.Errorf("verification key %s: %w", v.PublicKeyFile, err)
+	out := make(map[string]*bundle.KeyConfig, len(keys))
+	for id, k := range keys {
+		kc, err := loadVerificationKey(id, k)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = kc
 	}
-	id := cmpOr(v.KeyID, defaultKeyID)
-	keys := map[string]*bundle.KeyConfig{id: {Key: string(key), Algorithm: alg, Scope: v.Scope}}
-	// No key id in the config: the signature's kid must name our key.
-	return bundle.NewVerificationConfig(keys, "", v.Scope, nil), nil
+	// No key id handed to OPA: the signature's kid must name a key we
+	// hold (with KeyID set, only that one).
+	return bundle.NewVerificationConfig(out, "", v.Scope, nil), nil
+}
+
+// keyFiles returns the keys v allows, by id.
+func (v *VerificationConfig) keyFiles() (map[string]VerificationKey, error) {
+	switch {
+	case v.PublicKeyFile != "" && len(v.Keys) > 0:
+		return nil, errors.New("verification: a public key file or a key map, not both")
+	case v.PublicKeyFile != "":
+		return map[string]VerificationKey{cmpOr(v.KeyID, defaultKeyID): {KeyFile: v.PublicKeyFile, Algorithm: v.Algorithm}}, nil
+	case len(v.Keys) == 0:
+		return nil, errors.New("verification: no key")
+	case v.KeyID == "":
+		return v.Keys, nil
+	}
+	k, ok := v.Keys[v.KeyID]
+	if !ok {
+		return nil, fmt.Errorf("verification: key id %q is not in the key map", v.KeyID)
+	}
+	return map[string]VerificationKey{v.KeyID: k}, nil
+}
+
+// loadVerificationKey reads and checks the public key id.
+func loadVerificationKey(id string, k VerificationKey) (*bundle.KeyConfig, error) {
+	pemBytes, err := os.ReadFile(k.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("verification key %q: %w", id, err)
+	}
+	alg := k.Algorithm
+	if alg == "" {
+		alg = inferPublicAlg(pemBytes)
+	}
+	if _, err := keyset.PublicPEM(pemBytes, alg); err != nil {
+		return nil, fmt.Errorf("verification key %q (%s): %w", id, k.KeyFile, err)
+	}
+	if err := checkBundleAlg(alg); err != nil {
+		return nil, fmt.Errorf("verification key %q (%s): %w", id, k.KeyFile, err)
+	}
+	return &bundle.KeyConfig{Key: string(pemBytes), Algorithm: alg}, nil
 }
 
 func cmpOr(s, def string) string {
@@ -190,19 +254,6 @@ func BuildBundle(dir string, revision string, signing *SigningConfig) ([]byte, e
 		return nil, fmt.Errorf("policy: built bundle does not load: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// sign adds a signature made with s to b.
-func sign(b *bundle.Bundle, s *SigningConfig) error {
-	key, err := os.ReadFile(s.KeyFile)
-	if err != nil {
-		return fmt.Errorf("policy: signing key: %w", err)
-	}
-	sc := bundle.NewSigningConfig(string(key), cmpOr(s.Algorithm, defaultSigningAlgorithm), "")
-	if err := b.GenerateSignature(sc, cmpOr(s.KeyID, defaultKeyID), true); err != nil {
-		return fmt.Errorf("policy: sign bundle: %w", err)
-	}
-	return nil
 }
 
 // readDir loads the bundle files of dir, test files excluded, with paths

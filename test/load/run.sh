@@ -25,6 +25,11 @@ issuers:
   - issuer: https://auth.example.test
     jwks_file: $work/fixtures/mcp/keys/jwks.json
 log_level: warn
+# The targets are measured with the audit trail on: every decision
+# is written, off the Check path, to a rotating file in the scratch dir.
+decision_log:
+  output: file
+  path: $work/decisions.jsonl
 YAML
 declare -A cmd=(
 	[noop]="$work/bench/bin/noop -addr 127.0.0.1:9191"

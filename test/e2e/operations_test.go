@@ -172,7 +172,10 @@ func TestOperationsSIGHUPReload(t *testing.T) {
 		t.Fatalf("/readyz config after a good reload = %v; want 1 reload, 0 refusals", st)
 	}
 	checkReloaded(t, r, at, tok2, tokB)
-	if rec := r.logLine("configuration reloaded"); rec == nil || !strings.Contains(jsonText(rec["changed"]), "issuers") {
+	// Reload counts its outcome before it logs it: /readyz showing the
+	// reload does not mean the line is written yet.
+	waitFor(t, "the reload log line", func() bool { return r.logLine("configuration reloaded") != nil })
+	if rec := r.logLine("configuration reloaded"); !strings.Contains(jsonText(rec["changed"]), "issuers") {
 		t.Errorf("reload log line %v; want the changed keys", rec)
 	}
 
@@ -194,9 +197,9 @@ func TestOperationsSIGHUPReload(t *testing.T) {
 	if metricValue(t, m, "mcp_authz_config_reloads_total") != 1 || metricValue(t, m, "mcp_authz_config_reload_refusals_total") != 3 {
 		t.Errorf("reload metrics: want 1 reload and 3 refusals:\n%s", m)
 	}
-	if r.logLine("configuration reload refused; the running configuration keeps serving") == nil {
-		t.Error("no log line for the refused reloads")
-	}
+	waitFor(t, "a log line for the refused reloads", func() bool {
+		return r.logLine("configuration reload refused; the running configuration keeps serving") != nil
+	})
 }
 
 // checkReloaded checks reloadNext is the configuration serving.
@@ -225,7 +228,7 @@ listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
 shutdown: {lame_duck: 0s, timeout: 5s}
 policy: {deadline: 5s}
-identity: {fetch_timeout: 2s, jwks_refresh: 1h, min_refetch_interval: 50ms}
+identity: {fetch_timeout: 10s, jwks_refresh: 1h, min_refetch_interval: 50ms} # the first fetch must succeed, also on a loaded machine
 resource: https://mcp.example.test/mcp
 issuers:
   - issuer: https://auth.example.test

@@ -251,6 +251,9 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 // proxyError answers as Envoy does when the upstream fails (503) or the
 // external processor fails closed (its status_on_error, 500 by default).
 func (g *Gate) proxyError(w http.ResponseWriter, _ *http.Request, err error) {
+	if g.proxy.ErrorLog != nil {
+		g.proxy.ErrorLog.Printf("upstream or processor failed before the response headers: %v", err)
+	}
 	var pe *procError
 	if errors.As(err, &pe) && g.cfg.ExtProc != nil {
 		localReply(w, g.cfg.ExtProc.statusOnError(), nil, "")

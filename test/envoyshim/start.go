@@ -1,7 +1,10 @@
 package envoyshim
 
 import (
+	"log"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -11,18 +14,48 @@ import (
 )
 
 // Start builds a gate from cfg, serves it on loopback and closes it at the
-// end of t.
+// end of t. What the proxy logs (an upstream failing mid-response, which a
+// client sees only as a truncated stream) goes to t's log, so a failure
+// that happens once under load says why.
 func Start(t testing.TB, cfg Config) *Gate {
 	t.Helper()
 	g, err := New(cfg)
 	if err != nil {
 		t.Fatalf("envoyshim.New: %v", err)
 	}
+	tl := &testLog{t: t}
+	g.proxy.ErrorLog = log.New(tl, "envoyshim: ", 0)
 	if err := g.Listen(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = g.Close() })
+	t.Cleanup(func() {
+		_ = g.Close()
+		tl.stop()
+	})
 	return g
+}
+
+// testLog writes to t's log until stop: a handler still running after the
+// gate closed must not log into a finished test.
+type testLog struct {
+	mu      sync.Mutex
+	t       testing.TB
+	stopped bool
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.stopped {
+		l.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (l *testLog) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
 }
 
 // Dial opens a plaintext gRPC connection to addr (an ext_authz or ext_proc

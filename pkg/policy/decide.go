@@ -51,12 +51,12 @@ func (e *Engine) decide(ctx context.Context, in *Input, tracer topdown.QueryTrac
 	if snap == nil {
 		return Decision{}, denial.New(denial.NoPolicy, errNoBundle)
 	}
-	return e.decideOn(ctx, snap, in, tracer)
+	return e.decideOn(ctx, snap, in, tracer, e.opts.Deadline)
 }
 
-// decideOn evaluates in on one snapshot: Decide on the active one, the
-// smoke check on one not yet active.
-func (e *Engine) decideOn(ctx context.Context, snap *snapshot, in *Input, tracer topdown.QueryTracer) (Decision, error) {
+// decideOn evaluates in on one snapshot within deadline: Decide on the
+// active one, the smoke check on one not yet active.
+func (e *Engine) decideOn(ctx context.Context, snap *snapshot, in *Input, tracer topdown.QueryTracer, deadline time.Duration) (Decision, error) {
 	if in == nil {
 		return Decision{}, denial.New(denial.Internal, errNilInput)
 	}
@@ -73,7 +73,7 @@ func (e *Engine) decideOn(ctx context.Context, snap *snapshot, in *Input, tracer
 	if in.Request.Time == "" {
 		in.Request.Time = now.UTC().Format(time.RFC3339Nano)
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
+	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return Decision{Meta: meta}, denial.New(denial.Deadline, fmt.Errorf("before evaluation: %w", err))

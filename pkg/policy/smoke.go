@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // smokeInput is a request every policy must be able to decide: an
@@ -19,9 +20,16 @@ func smokeInput() *Input {
 	}
 }
 
+// smokeDeadline bounds the smoke query. It is not the per-request deadline
+// (50 ms by default): the first evaluation of a freshly prepared revision is
+// the cold one, and on a busy machine a valid bundle must not be refused, nor
+// the service fail to start, because the scheduler was slow for 50 ms. A
+// policy that truly hangs is still refused.
+const smokeDeadline = 10 * time.Second
+
 // smoke evaluates the smoke input on snap.
 func (e *Engine) smoke(ctx context.Context, snap *snapshot) error {
-	if _, err := e.decideOn(ctx, snap, smokeInput(), nil); err != nil {
+	if _, err := e.decideOn(ctx, snap, smokeInput(), nil, max(e.opts.Deadline, smokeDeadline)); err != nil {
 		return fmt.Errorf("smoke query: %w", err)
 	}
 	return nil

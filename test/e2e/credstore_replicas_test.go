@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -38,16 +39,8 @@ func TestCredentialStoreRedisTwoServiceInstances(t *testing.T) {
 	b, logB := connectStack(t, redisConnectConfig(t, addr, keyFile), false)
 	ctx := testCtx(t)
 	const secret = "mk_replicashared77"
-	k := credstore.Key{Issuer: e2eIssuer, Subject: "alice", Provider: "mail"}
-	if err := a.App.Connect().Store().Put(ctx, k, credstore.Credential{AccessToken: secret, Scopes: []string{"mail.read"}}); err != nil {
-		t.Fatal(err)
-	}
-	rec := &elicitRecorder{}
-	alice, err := mcpharness.Connect(ctx, t, b.Endpoint, bearer(t, "alice", "admin"),
-		mcpharness.ClientOptions{ProtocolVersion: "2025-11-25", Client: urlClient(rec), DisableStandaloneSSE: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storeMail(ctx, t, a, "alice", secret)
+	alice := urlSession(ctx, t, b, "alice")
 	res, err := alice.CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
 	if err != nil || res.IsError {
 		t.Fatalf("call on replica B with the credential stored through A: %+v %v (checks %v)", res, err, logB.entries)
@@ -55,7 +48,9 @@ func TestCredentialStoreRedisTwoServiceInstances(t *testing.T) {
 	if hs := b.Upstream.Headers(); len(hs) != 1 || hs[0].Get("x-mcp-connection-mail") != secret {
 		t.Fatalf("replica B's upstream headers: %v", hs)
 	}
-	revokeOn(ctx, t, a, "alice")
+	if body := revokeOn(ctx, t, a, "alice"); !strings.Contains(body, `"revoked":1`) {
+		t.Fatalf("revoke on replica A: %s", body)
+	}
 	_, err = alice.CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
 	var rpcErr *jsonrpc.Error
 	if !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeURLElicitationRequired {
@@ -66,8 +61,31 @@ func TestCredentialStoreRedisTwoServiceInstances(t *testing.T) {
 	}
 }
 
-// revokeOn revokes every credential of sub through s's admin listener.
-func revokeOn(ctx context.Context, t *testing.T, s *mcpharness.Stack, sub string) {
+// storeMail stores sub's mail credential directly in s's store, as the
+// connect flow would.
+func storeMail(ctx context.Context, t *testing.T, s *mcpharness.Stack, sub, token string) {
+	t.Helper()
+	k := credstore.Key{Issuer: e2eIssuer, Subject: sub, Provider: "mail"}
+	if err := s.App.Connect().Store().Put(ctx, k, credstore.Credential{AccessToken: token, Scopes: []string{"mail.read"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// urlSession connects sub through s's gate as a 2025-11-25 client that
+// declared URL elicitation.
+func urlSession(ctx context.Context, t *testing.T, s *mcpharness.Stack, sub string) *mcp.ClientSession {
+	t.Helper()
+	cs, err := mcpharness.Connect(ctx, t, s.Endpoint, bearer(t, sub, "admin"),
+		mcpharness.ClientOptions{ProtocolVersion: "2025-11-25", Client: urlClient(&elicitRecorder{}), DisableStandaloneSSE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// revokeOn revokes every credential of sub through s's admin listener (an
+// operator's DELETE /connections) and returns the answer's body.
+func revokeOn(ctx context.Context, t *testing.T, s *mcpharness.Stack, sub string) string {
 	t.Helper()
 	u := "http://" + s.App.Addr("admin") + "/connections?iss=" + url.QueryEscape(e2eIssuer) + "&sub=" + sub
 	req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
@@ -78,6 +96,7 @@ func revokeOn(ctx context.Context, t *testing.T, s *mcpharness.Stack, sub string
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("revoke on replica A: %d %s", resp.StatusCode, body)
+		t.Fatalf("revoke: %d %s", resp.StatusCode, body)
 	}
+	return string(body)
 }

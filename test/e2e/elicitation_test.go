@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,7 +12,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcp-authz/mcp-authz/pkg/credstore"
 	"github.com/mcp-authz/mcp-authz/test/envoyshim"
 	"github.com/mcp-authz/mcp-authz/test/mcpharness"
 )
@@ -171,17 +167,8 @@ func TestElicitationConnectedCallCarriesCredential(t *testing.T) {
 	s, log := connectStack(t, connectStackConfig(t, "", ""), false)
 	ctx := testCtx(t)
 	const secret = "mk_alicemailtoken42"
-	k := credstore.Key{Issuer: e2eIssuer, Subject: "alice", Provider: "mail"}
-	if err := s.App.Connect().Store().Put(ctx, k, credstore.Credential{AccessToken: secret, Scopes: []string{"mail.read"}}); err != nil {
-		t.Fatal(err)
-	}
-	rec := &elicitRecorder{}
-	alice, err := mcpharness.Connect(ctx, t, s.Endpoint, bearer(t, "alice", "admin"),
-		mcpharness.ClientOptions{ProtocolVersion: "2025-11-25", Client: urlClient(rec), DisableStandaloneSSE: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := alice.CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
+	storeMail(ctx, t, s, "alice", secret)
+	res, err := urlSession(ctx, t, s, "alice").CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
 	if err != nil || res.IsError {
 		t.Fatalf("connected call: %+v %v (checks %v)", res, err, log.entries)
 	}
@@ -193,12 +180,7 @@ func TestElicitationConnectedCallCarriesCredential(t *testing.T) {
 	if len(hs) != 1 || hs[0].Get("x-mcp-connection-mail") != secret {
 		t.Fatalf("upstream headers: %v", hs)
 	}
-	bob, err := mcpharness.Connect(ctx, t, s.Endpoint, bearer(t, "bob", "admin"),
-		mcpharness.ClientOptions{ProtocolVersion: "2025-11-25", Client: urlClient(rec), DisableStandaloneSSE: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = bob.CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
+	_, err = urlSession(ctx, t, s, "bob").CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
 	var rpcErr *jsonrpc.Error
 	if !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeURLElicitationRequired {
 		t.Fatalf("bob (alice's credential must not serve him): %v", err)
@@ -213,28 +195,11 @@ func TestElicitationConnectedCallCarriesCredential(t *testing.T) {
 func TestElicitationOperatorRevokesSubject(t *testing.T) {
 	s, _ := connectStack(t, connectStackConfig(t, "", ""), false)
 	ctx := testCtx(t)
-	k := credstore.Key{Issuer: e2eIssuer, Subject: "alice", Provider: "mail"}
-	if err := s.App.Connect().Store().Put(ctx, k, credstore.Credential{AccessToken: "mk_x12345678", Scopes: []string{"mail.read"}}); err != nil {
-		t.Fatal(err)
+	storeMail(ctx, t, s, "alice", "mk_x12345678")
+	if body := revokeOn(ctx, t, s, "alice"); !strings.Contains(body, `"revoked":1`) {
+		t.Fatalf("revoke: %s", body)
 	}
-	u := "http://" + s.App.Addr("admin") + "/connections?iss=" + url.QueryEscape(e2eIssuer) + "&sub=alice"
-	req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"revoked":1`) {
-		t.Fatalf("revoke: %d %s", resp.StatusCode, body)
-	}
-	rec := &elicitRecorder{}
-	alice, err := mcpharness.Connect(ctx, t, s.Endpoint, bearer(t, "alice", "admin"),
-		mcpharness.ClientOptions{ProtocolVersion: "2025-11-25", Client: urlClient(rec), DisableStandaloneSSE: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = alice.CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
+	_, err := urlSession(ctx, t, s, "alice").CallTool(ctx, &mcp.CallToolParams{Name: "search_issues", Arguments: mailSearchArgs})
 	var rpcErr *jsonrpc.Error
 	if !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeURLElicitationRequired {
 		t.Fatalf("after revocation: %v", err)

@@ -3,12 +3,10 @@ package identity
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -40,24 +38,9 @@ type fetchClient struct {
 // trusting only caFile's CAs when set, no redirect to another host, no
 // downgrade to http unless insecure.
 func newFetchClient(ctx context.Context, ic IssuerConfig, timeout time.Duration, maxBytes int) (*fetchClient, error) {
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if ic.CAFile != "" {
-		pool, err := tlsreload.LoadCAPool(ic.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		tlsConf.RootCAs = pool
-	}
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   2,
-		ForceAttemptHTTP2:     true,
+	tr, err := tlsreload.NewTransport(ic.CAFile, timeout, 2)
+	if err != nil {
+		return nil, err
 	}
 	hc := &http.Client{
 		Transport:     tr,

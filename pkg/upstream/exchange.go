@@ -3,13 +3,11 @@ package upstream
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -282,24 +280,9 @@ func oauthError(body []byte) string {
 // caFile's CAs when set, and no redirects (a redirect would carry the
 // user's token to another place).
 func NewExchangeHTTPClient(caFile string, timeout time.Duration) (*http.Client, error) {
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pool, err := tlsreload.LoadCAPool(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("upstream: token exchange ca_file: %w", err)
-		}
-		tlsConf.RootCAs = pool
-	}
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   16,
-		ForceAttemptHTTP2:     true,
+	tr, err := tlsreload.NewTransport(caFile, timeout, 16)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: token exchange ca_file: %w", err)
 	}
 	return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse

@@ -56,6 +56,16 @@ func discover(ctx context.Context, issuer string) (oauth2.Endpoint, error) {
 	return oauth2.Endpoint{}, fmt.Errorf("connect: discover %s: %w", issuer, lastErr)
 }
 
+// clientOf is the HTTP client ctx carries under oauth2.HTTPClient (the
+// connect pages' bounded client, as the token exchanges use it), else
+// http.DefaultClient; the caller's context bounds the time either way.
+func clientOf(ctx context.Context) *http.Client {
+	if c, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && c != nil {
+		return c
+	}
+	return http.DefaultClient
+}
+
 func fetchMetadata(ctx context.Context, url, issuer string) (oauth2.Endpoint, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -63,7 +73,7 @@ func fetchMetadata(ctx context.Context, url, issuer string) (oauth2.Endpoint, er
 	if err != nil {
 		return oauth2.Endpoint{}, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := clientOf(ctx).Do(req)
 	if err != nil {
 		return oauth2.Endpoint{}, err
 	}

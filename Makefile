@@ -49,7 +49,7 @@ proto-image: ## Re-record proto/image.binpb, the baseline buf breaking compares 
 bench: ## Benchmarks of the hot path (Check, parse, verify, decide, rate limits local and on a loopback redis-server), with allocations.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./pkg/... ./test/...
 
-load: ## Load run over loopback gRPC against the noop and parseonly floors (needs ../shared/bench; DUR, REPEATS).
+load: ## Load run over loopback gRPC against the noop and parseonly floors, with ratios and targets (needs ../shared/bench; DUR, REPEATS, PEER, PROFILE).
 	test/load/run.sh
 
 fuzz: ## Run every fuzz target for FUZZTIME each.

@@ -6,7 +6,12 @@
 #
 # usage: test/load/run.sh        env: DUR (8), REPEATS (2), CONC (16), RATE (2000),
 #        PEER (optional: an opa-envoy-plugin binary, run with the harness's
-#        reference MCP policy, signature-verifying, side by side)
+#        reference MCP policy, signature-verifying, side by side),
+#        PROFILE (optional: a file to write a CPU profile of mcp-authz under
+#        the first closed-loop run to; turns on pprof on its admin listener)
+#
+# It prints the harness's full table, then the issue's comparison (ratios to
+# noop from this run) and mcp-authz against its targets (test/load/table).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 shared=${SHARED:-$repo/../shared}
@@ -16,7 +21,7 @@ work=$(mktemp -d -t mcp-authz-load.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp -r "$shared/bench" "$work/bench" && cp -r "$shared/fixtures" "$work/fixtures" && chmod -R u+w "$work"
 (cd "$work/bench" && go build -o bin/ ./loadgen ./noop ./parseonly ./summarize)
-(cd "$repo" && go build -o "$work/bin/mcp-authz" ./cmd/mcp-authz)
+(cd "$repo" && go build -o "$work/bin/mcp-authz" ./cmd/mcp-authz && go build -o "$work/bin/table" ./test/load/table)
 cat >"$work/config.yaml" <<YAML
 listen: 127.0.0.1:9191
 admin_listen: 127.0.0.1:9192
@@ -25,6 +30,7 @@ issuers:
   - issuer: https://auth.example.test
     jwks_file: $work/fixtures/mcp/keys/jwks.json
 log_level: warn
+pprof: $([[ -n ${PROFILE:-} ]] && echo true || echo false)
 # The issue's targets are measured with the audit trail on: every decision
 # is written, off the Check path, to a rotating file in the scratch dir.
 decision_log:
@@ -46,10 +52,17 @@ fi
 out=$work/results.jsonl
 for ((r = 1; r <= repeats; r++)); do
 	for s in "${names[@]}"; do
+		if [[ -n ${PROFILE:-} && $s == mcp-authz && $r == 1 ]]; then
+			# run-peer.sh warms up for 2 s; profile the middle of the measured run.
+			(sleep 3 && curl -sf -o "$PROFILE" "http://127.0.0.1:9192/debug/pprof/profile?seconds=$((dur > 4 ? dur - 2 : 2))") &
+		fi
 		# shellcheck disable=SC2086
 		"$work/bench/run-peer.sh" -n "$s" -c "$conc" -d "$dur" -f "$work/fixtures/mcp/mcp-mix.json" -- ${cmd[$s]} >>"$out"
+		wait # the profile, if one was taken
 		# shellcheck disable=SC2086
-		"$work/bench/run-peer.sh" -n "$s@${rate}rps" -c "$conc" -d "$dur" -r "$rate" -f "$work/fixtures/mcp/mcp-mix.json" -- ${cmd[$s]} >>"$out"
+		"$work/bench/run-peer.sh" -n "$s" -c "$conc" -d "$dur" -r "$rate" -f "$work/fixtures/mcp/mcp-mix.json" -- ${cmd[$s]} >>"$out"
 	done
 done
 "$work/bench/bin/summarize" <"$out"
+echo
+"$work/bin/table" <"$out"

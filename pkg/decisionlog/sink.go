@@ -7,34 +7,46 @@ import (
 	"io"
 	"sync"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	mcpauthzv1 "github.com/mcp-authz/mcp-authz/proto/mcpauthz/v1"
 )
 
-// lineFormat writes a record as one line of protojson with the proto field
-// names as keys, the format of the stdout and file sinks. Every field is
-// written, empty ones too, so each record has the same keys whatever the
-// Check reached.
-var lineFormat = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
-
-// MarshalLine returns r as one protojson line (without the newline).
+// MarshalLine returns r as one line (without the newline) of the stdout
+// and file sinks' format: protojson with the proto field names as keys and
+// every field written, empty ones too, so each record has the same keys
+// whatever the Check reached. It is written by appendLine (line.go), which
+// a differential test holds to protojson.MarshalOptions{UseProtoNames:
+// true, EmitUnpopulated: true}.
 func MarshalLine(r *mcpauthzv1.DecisionRecord) ([]byte, error) {
-	return lineFormat.Marshal(r)
+	b, err := appendLine(make([]byte, 0, lineBufBytes), r)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
+
+// lineBufBytes sizes a line buffer: a typical record is about 1 KB. The
+// sink keeps its buffer between records unless one grew it past
+// maxKeptLineBuf (a record with large arguments), so one outlier does not
+// pin its memory for the life of the process.
+const (
+	lineBufBytes   = 2 << 10
+	maxKeptLineBuf = 64 << 10
+)
 
 // LineSink writes one protojson record per line to a writer.
 type LineSink struct {
 	mu     sync.Mutex
 	w      *bufio.Writer
 	closer io.Closer
+	buf    []byte // the line being written, reused across records
 }
 
 // NewWriterSink writes to w (e.g. os.Stdout); Close flushes but does not
 // close w.
 func NewWriterSink(w io.Writer) *LineSink {
-	return &LineSink{w: bufio.NewWriterSize(w, 64<<10)}
+	return &LineSink{w: bufio.NewWriterSize(w, 64<<10), buf: make([]byte, 0, lineBufBytes)}
 }
 
 // File rotation defaults: the file is rotated at FileMaxMB, keeping
@@ -58,17 +70,28 @@ func (s *LineSink) Write(_ context.Context, recs []*mcpauthzv1.DecisionRecord) e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range recs {
-		b, err := MarshalLine(r)
-		if err != nil {
-			return fmt.Errorf("decision log: marshal: %w", err)
-		}
-		b = append(b, '\n')
-		if _, err := s.w.Write(b); err != nil {
-			return fmt.Errorf("decision log: write: %w", err)
+		if err := s.writeLine(r); err != nil {
+			return err
 		}
 	}
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("decision log: flush: %w", err)
+	}
+	return nil
+}
+
+// writeLine encodes r into the sink's reused buffer and writes it.
+func (s *LineSink) writeLine(r *mcpauthzv1.DecisionRecord) error {
+	b, err := appendLine(s.buf[:0], r)
+	if err != nil {
+		return fmt.Errorf("decision log: marshal: %w", err)
+	}
+	b = append(b, '\n')
+	if cap(b) <= maxKeptLineBuf {
+		s.buf = b
+	}
+	if _, err := s.w.Write(b); err != nil {
+		return fmt.Errorf("decision log: write: %w", err)
 	}
 	return nil
 }

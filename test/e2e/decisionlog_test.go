@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +19,9 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	mcpauthzv1 "github.com/mcp-authz/mcp-authz/proto/mcpauthz/v1"
 )
 
 // requiredRecordKeys are the keys every decision record carries.
@@ -48,9 +53,33 @@ func readRecords(t *testing.T, path string) []map[string]any {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("decision log line %q: %v", sc.Text(), err)
 		}
+		requireProtojsonLine(t, sc.Bytes())
 		out = append(out, r)
 	}
 	return out
+}
+
+// requireProtojsonLine holds a line the server wrote (by its hand-written
+// encoder) to the format's definition: protojson reads it back strictly
+// into a DecisionRecord, and protojson writing that record (proto names,
+// every field) gives the same JSON once whitespace is compacted.
+func requireProtojsonLine(t *testing.T, line []byte) {
+	t.Helper()
+	var rec mcpauthzv1.DecisionRecord
+	if err := protojson.Unmarshal(line, &rec); err != nil {
+		t.Fatalf("decision log line %s: protojson cannot read it: %v", line, err)
+	}
+	want, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(&rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, ref bytes.Buffer
+	if err := errors.Join(json.Compact(&got, line), json.Compact(&ref, want)); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != ref.String() {
+		t.Errorf("decision log line\n%s\nis not what protojson writes for its record:\n%s", got.String(), ref.String())
+	}
 }
 
 // mixSecrets are the strings of the fixture mix no record may hold: each

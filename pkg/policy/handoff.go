@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // The ext_authz → ext_proc handoff. Envoy sends ext_proc only headers and
@@ -53,14 +54,38 @@ func HandoffOf(in *Input) Handoff {
 	return h
 }
 
-// Encode returns the handoff as the JSON string stored under HandoffKey.
+// Encode returns the handoff as the JSON string stored under HandoffKey:
+// the bytes json.Marshal writes, appended directly (handoffjson.go).
 func (h Handoff) Encode() (string, error) {
+	if h.Input.Tool != nil || h.Input.List != nil || h.Input.Output != nil {
+		return h.encodeReflect() // not a projection HandoffOf makes
+	}
+	buf := handoffBufs.Get().(*[]byte)
+	b, err := appendHandoff((*buf)[:0], &h)
+	if err != nil {
+		return "", fmt.Errorf("policy: encoding handoff: %w", err)
+	}
+	s := string(b)
+	if cap(b) <= MaxHandoffBytes {
+		*buf = b
+		handoffBufs.Put(buf)
+	}
+	return s, nil
+}
+
+// encodeReflect is Encode through encoding/json: the reference the
+// direct writer is tested against.
+func (h Handoff) encodeReflect() (string, error) {
 	b, err := json.Marshal(h)
 	if err != nil {
 		return "", fmt.Errorf("policy: encoding handoff: %w", err)
 	}
 	return string(b), nil
 }
+
+// handoffBufs keeps encoding buffers between Checks (each handoff is
+// copied out into its string); one over MaxHandoffBytes is not kept.
+var handoffBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // DecodeHandoff reads a handoff strictly: bounded, one JSON object, no
 // unknown members, numbers kept exact.

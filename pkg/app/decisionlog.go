@@ -21,7 +21,7 @@ func newDecisionLog(cfg config.DecisionLog, log *slog.Logger) *decisionlog.Logge
 	case config.OutputStdout:
 		sink = decisionlog.NewWriterSink(os.Stdout)
 	case config.OutputFile:
-		sink = decisionlog.NewFileSink(cfg.Path)
+		sink = decisionlog.NewFileSink(cfg.Path, decisionlog.FileOptions{Compress: cfg.Compress})
 	case config.OutputHTTP:
 		host, _ := os.Hostname()
 		sink = decisionlog.NewHTTPSink(cfg.URL, nil, map[string]string{

@@ -43,6 +43,7 @@ func TestParseDefaults(t *testing.T) {
 		{"shutdown.lame_duck", c.Shutdown.LameDuckD(), 5 * time.Second},
 		{"shutdown.timeout", c.Shutdown.Timeout.D(), 10 * time.Second},
 		{"admin_listen_public", c.AdminListenPublic, false},
+		{"decision_log.compress", c.DecisionLog.Compress, false},
 	}
 	for _, tc := range checks {
 		if tc.got != tc.want {
@@ -106,7 +107,7 @@ limits:
 			[]string{"issuers[0].dpop.ignore_proof: unknown key"}},
 		{"every token-profile knob", "resource: https://x.test/mcp\nroles_claim_format: space_separated\n" +
 			"issuers: [{issuer: a, jwks_file: f, require_claims: [client_id, jti, iat], allow_multi_audience: true, kid_optional: true, dpop: {ignore_proof_with_bearer: true}}]\n", nil},
-		{"operations keys", minimal + "mode: shadow\ndecision_log: {output: file, path: /tmp/d.log, mask_arguments: true}\n" +
+		{"operations keys", minimal + "mode: shadow\ndecision_log: {output: file, path: /tmp/d.log, compress: true, mask_arguments: true}\n" +
 			"tracing: {exporter: otlp_grpc, endpoint: 'http://127.0.0.1:4317', sample_ratio: 0.5}\n", nil},
 		{"bad operations values", minimal + "mode: dry-run\ndecision_log: {output: kafka, buffer_records: -1}\n" +
 			"tracing: {exporter: zipkin, endpoint: nope, sample_ratio: 2}\n",

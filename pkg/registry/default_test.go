@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -95,7 +96,7 @@ type toolCall struct {
 }
 
 // callsIn returns the tools/call requests among JSON-RPC bodies.
-func callsIn(t *testing.T, bodies []string) []toolCall {
+func callsIn(t testing.TB, bodies []string) []toolCall {
 	t.Helper()
 	var out []toolCall
 	for _, body := range bodies {
@@ -113,7 +114,7 @@ func callsIn(t *testing.T, bodies []string) []toolCall {
 	return out
 }
 
-func fixtureBodies(t *testing.T) map[string][]string {
+func fixtureBodies(t testing.TB) map[string][]string {
 	t.Helper()
 	var mix []struct {
 		Attributes struct {
@@ -141,7 +142,7 @@ func fixtureBodies(t *testing.T) map[string][]string {
 	return out
 }
 
-func readJSON(t *testing.T, path string, v any) {
+func readJSON(t testing.TB, path string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -171,6 +172,33 @@ func TestDefaultRegistryAcceptsFixtures(t *testing.T) {
 	}
 }
 
+// BenchmarkCheckMix checks every tools/call of the fixture mix in turn
+// (with repeats, as traffic has them) against the default registry, with
+// the argument memo (warm after the first round) and without it.
+func BenchmarkCheckMix(b *testing.B) {
+	calls := callsIn(b, fixtureBodies(b)["mcp-mix"])
+	for _, bc := range []struct {
+		name    string
+		entries int
+	}{{"memo", 0}, {"uncached", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			r, err := Load(defaultData(b), Options{ArgCacheEntries: bc.entries})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				c := calls[i%len(calls)]
+				if v := r.Check("issues", c.name, c.args, nil); !v.ArgumentsValid {
+					b.Fatalf("Check(%s) = %+v; want valid", c.name, v)
+				}
+				i++
+			}
+		})
+	}
+}
+
 func BenchmarkCheckDefaultRegistry(b *testing.B) {
 	r := loadDefault(b)
 	args := decode(b, `{"repo":"acme/api","query":"token refresh fails after rotation","limit":5}`)
@@ -179,5 +207,33 @@ func BenchmarkCheckDefaultRegistry(b *testing.B) {
 		if v := r.Check("issues", "search_issues", args, nil); !v.ArgumentsValid {
 			b.Fatalf("Check = %+v; want valid", v)
 		}
+	}
+}
+
+// BenchmarkCheckDistinctArgs is the memo's worst case: every call has new
+// arguments (a miss that encodes, validates and keeps), against no memo.
+func BenchmarkCheckDistinctArgs(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		entries int
+	}{{"memo", 0}, {"uncached", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			r, err := Load(defaultData(b), Options{ArgCacheEntries: bc.entries})
+			if err != nil {
+				b.Fatal(err)
+			}
+			args := make([]map[string]any, 1<<14)
+			for i := range args {
+				args[i] = map[string]any{"repo": "acme/api", "query": "token refresh fails " + strconv.Itoa(i), "limit": json.Number("5")}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if v := r.Check("issues", "search_issues", args[i%len(args)], nil); !v.ArgumentsValid {
+					b.Fatalf("Check = %+v; want valid", v)
+				}
+				i++
+			}
+		})
 	}
 }

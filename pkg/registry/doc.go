@@ -28,7 +28,9 @@
 // a hashing uniqueItems check, so one validation costs about
 // O(schema size × argument size). Schemas never load anything remote: only
 // references inside the same schema (and the embedded JSON Schema
-// meta-schemas) resolve.
+// meta-schemas) resolve. Each Registry remembers validation results per
+// (tool, exact arguments) in a bounded LRU (argmemo.go), so a repeated call
+// costs one canonical encoding and a lookup.
 //
 // The package imports neither pkg/policy nor pkg/extauthz; it is pure data,
 // lookups, and the tooling around them.

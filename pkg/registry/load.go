@@ -25,6 +25,12 @@ type Options struct {
 	// MaxTools is the largest number of tools over all servers (0 means
 	// DefaultMaxTools).
 	MaxTools int
+	// ArgCacheEntries bounds the argument validations the registry
+	// remembers (0 means DefaultArgCacheEntries, < 0 turns the memo off).
+	ArgCacheEntries int
+	// ArgCacheBytes bounds their summed key bytes (0 means
+	// DefaultArgCacheBytes).
+	ArgCacheBytes int
 }
 
 func (o Options) withDefaults() Options {
@@ -33,6 +39,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxTools <= 0 {
 		o.MaxTools = DefaultMaxTools
+	}
+	if o.ArgCacheEntries == 0 {
+		o.ArgCacheEntries = DefaultArgCacheEntries
+	}
+	if o.ArgCacheBytes <= 0 {
+		o.ArgCacheBytes = DefaultArgCacheBytes
 	}
 	return o
 }
@@ -49,7 +61,8 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // its path, e.g. "servers.issues.tools.get_issue.sha256: ...".
 func Load(mcpData map[string]any, opts Options) (*Registry, error) {
 	opts = opts.withDefaults()
-	r := &Registry{servers: map[string]*serverEntry{}, byResource: map[string]string{}}
+	r := &Registry{servers: map[string]*serverEntry{}, byResource: map[string]string{},
+		args: newArgMemo(opts.ArgCacheEntries, opts.ArgCacheBytes)}
 	raw, ok := mcpData["servers"]
 	if !ok || raw == nil {
 		return r, nil
@@ -78,7 +91,20 @@ func Load(mcpData map[string]any, opts Options) (*Registry, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
+	r.number()
 	return r, nil
+}
+
+// number gives every tool of r a distinct seq, its identity in the
+// argument memo's keys.
+func (r *Registry) number() {
+	var n uint64
+	for _, s := range r.servers {
+		for _, t := range s.tools {
+			t.seq = n
+			n++
+		}
+	}
 }
 
 // loadServer checks one server entry. It returns a nil entry only when the

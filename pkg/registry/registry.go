@@ -14,6 +14,7 @@ import (
 type Registry struct {
 	servers    map[string]*serverEntry
 	byResource map[string]string
+	args       *argMemo // argument validations of this revision; nil: off
 }
 
 type serverEntry struct {
@@ -25,6 +26,7 @@ type serverEntry struct {
 // when the tool is registered but not approved; schema, headers and
 // annotations are set only for approved tools.
 type toolEntry struct {
+	seq         uint64 // the tool's number in its Registry (the memo's key prefix)
 	hash        string
 	legacy      bool            // approved by the deprecated hex sha256
 	annotations map[string]bool // the approved manifest's known hints
@@ -210,7 +212,7 @@ func (r *Registry) Check(server, tool string, args map[string]any, drift DriftSo
 		}
 	}
 	v.Annotations = t.annotations
-	v.ArgumentsValid, v.ArgumentsError = t.validate(args)
+	v.ArgumentsValid, v.ArgumentsError = r.validate(t, args)
 	v.ParamHeaders = t.paramHeaders(args)
 	return v
 }

@@ -56,13 +56,15 @@ func compileSchema(id string, raw any, maxBytes int) (*jsonschema.Schema, error)
 	return c.Compile(loc)
 }
 
-// validate checks args against the approved schema.
+// validate checks args against the approved schema. It is a pure function
+// of the entry (immutable after Load) and args: the memo (Registry.validate)
+// relies on that.
 func (t *toolEntry) validate(args map[string]any) (bool, string) {
 	if args == nil {
 		args = map[string]any{}
 	}
-	if at, bad := t.names.caseVariant(args, nil); bad {
-		return false, pointer(at) + ": case"
+	if at := t.names.caseVariant(args); at != "" {
+		return false, at + ": case"
 	}
 	err := t.schema.Validate(args)
 	if err == nil {
@@ -113,31 +115,43 @@ func collectNames(schema any) declaredNames {
 
 // caseVariant finds, at any depth of args, a member name that differs from
 // a declared property name only in case ("PATH" for "path", "paramſ" for
-// "params"). A schema that does not forbid additional properties would
-// accept it, and a server decoding into Go structs binds it to the declared
-// property: the tool would run with a value the policy never saw under that
-// name. A name declared exactly is always fine (a schema may declare both
-// "id" and "ID").
-func (d declaredNames) caseVariant(v any, path []string) ([]string, bool) {
+// "params"), and returns the JSON pointer of the one that sorts first ("" for
+// none), so the text is stable whatever order map iteration visits members
+// in. A schema that does not forbid additional properties would accept it,
+// and a server decoding into Go structs binds it to the declared property:
+// the tool would run with a value the policy never saw under that name. A
+// name declared exactly is always fine (a schema may declare both "id" and
+// "ID").
+func (d declaredNames) caseVariant(args any) string {
+	if len(d.folded) == 0 {
+		return "" // nothing declared: no name can be a variant
+	}
+	best := ""
+	d.walkVariants(args, nil, &best)
+	return best
+}
+
+// walkVariants lowers *best to the pointer of every case variant under v
+// (at path). It does not descend into a variant's value: every pointer
+// there has the variant's as a prefix, so it sorts after it.
+func (d declaredNames) walkVariants(v any, path []string, best *string) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
 			at := append(path[:len(path):len(path)], k)
 			if !d.exact[k] && d.folded[mcp.FoldKey(k)] {
-				return at, true
+				if p := pointer(at); *best == "" || p < *best {
+					*best = p
+				}
+				continue
 			}
-			if p, bad := d.caseVariant(e, at); bad {
-				return p, true
-			}
+			d.walkVariants(e, at, best)
 		}
 	case []any:
 		for i, e := range x {
-			if p, bad := d.caseVariant(e, append(path[:len(path):len(path)], strconv.Itoa(i))); bad {
-				return p, true
-			}
+			d.walkVariants(e, append(path[:len(path):len(path)], strconv.Itoa(i)), best)
 		}
 	}
-	return nil, false
 }
 
 // describe reduces a validation error to "<pointer>: <keyword>" for the

@@ -30,6 +30,7 @@ func newDecisionLog(cfg config.DecisionLog, log *slog.Logger) *decisionlog.Logge
 	}
 	return decisionlog.New(sink, decisionlog.Options{
 		BufferRecords: cfg.BufferRecords, LogArguments: cfg.MaskArguments, Logger: log,
+		FlushInterval: cfg.FlushInterval.D(),
 	})
 }
 

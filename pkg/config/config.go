@@ -46,6 +46,7 @@ const (
 	DefaultNonceLifetime     = 2 * time.Minute
 	DefaultDriftInterval     = 5 * time.Minute
 	DefaultLogBuffer         = 10000
+	DefaultLogFlushInterval  = 100 * time.Millisecond
 	DefaultBundleMinDelay    = 10 * time.Second
 	DefaultBundleMaxDelay    = 20 * time.Second
 )
@@ -226,6 +227,10 @@ type DecisionLog struct {
 	// BufferRecords bounds the records waiting to be written; when full,
 	// records are dropped and counted, never blocking a Check.
 	BufferRecords int `json:"buffer_records"`
+	// FlushInterval is how long the writer gathers records before one
+	// write (file, stdout) or upload (http): the most a record waits in
+	// the buffer on an idle server. Unset is 100ms.
+	FlushInterval Duration `json:"flush_interval"`
 	// MaskArguments logs tool arguments through the masking rules of the
 	// policy data (data.mcp.decision_log.arguments); when false (the
 	// default) arguments are erased from every record.

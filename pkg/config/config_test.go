@@ -109,10 +109,10 @@ limits:
 			"issuers: [{issuer: a, jwks_file: f, require_claims: [client_id, jti, iat], allow_multi_audience: true, kid_optional: true, dpop: {ignore_proof_with_bearer: true}}]\n", nil},
 		{"operations keys", minimal + "mode: shadow\ndecision_log: {output: file, path: /tmp/d.log, compress: true, mask_arguments: true}\n" +
 			"tracing: {exporter: otlp_grpc, endpoint: 'http://127.0.0.1:4317', sample_ratio: 0.5}\n", nil},
-		{"bad operations values", minimal + "mode: dry-run\ndecision_log: {output: kafka, buffer_records: -1}\n" +
+		{"bad operations values", minimal + "mode: dry-run\ndecision_log: {output: kafka, buffer_records: -1, flush_interval: 1m}\n" +
 			"tracing: {exporter: zipkin, endpoint: nope, sample_ratio: 2}\n",
 			[]string{`mode: must be enforce or shadow, got "dry-run"`, `decision_log.output: must be stdout, file or http`,
-				"decision_log.buffer_records: must be in", `tracing.exporter: must be otlp_grpc or otlp_http`,
+				"decision_log.buffer_records: must be in", "decision_log.flush_interval: must be in", `tracing.exporter: must be otlp_grpc or otlp_http`,
 				"tracing.endpoint: want a collector URL", "tracing.sample_ratio: must be in [0, 1]"}},
 		{"bundle server", minimal + "bundle: {url: 'https://b.test/bundles/mcp.tar.gz', poll: {min_delay: 2s, max_delay: 5s, long_polling_timeout: 30s}, credentials_file: t, ca_file: c, persist_dir: /tmp/p}\n", nil},
 		{"bad bundle server", minimal + "bundle: {url: 'ftp://u:p@b.test/x', path: p, poll: {min_delay: 5s, max_delay: 1s, long_polling_timeout: 10ms}}\n",

@@ -21,6 +21,7 @@ func (c *Config) ApplyDefaults() {
 	setStr(&c.LogLevel, "info")
 	setStr(&c.Mode, ModeEnforce)
 	setInt(&c.DecisionLog.BufferRecords, DefaultLogBuffer)
+	setDur(&c.DecisionLog.FlushInterval, DefaultLogFlushInterval)
 	setInt(&c.PolicyDenyStatus, DefaultPolicyDenyStatus)
 	setStr(&c.DenyFormat, DefaultDenyFormat)
 	setInt(&c.Limits.BodyBytes, DefaultBodyBytes)
@@ -283,7 +284,13 @@ func (c *Config) validateOperations(add addFunc) {
 	if dl.BufferRecords <= 0 || dl.BufferRecords > 1<<20 {
 		add("decision_log.buffer_records", "must be in [1, %d], got %d", 1<<20, dl.BufferRecords)
 	}
+	if d := dl.FlushInterval.D(); d <= 0 || d > maxLogFlushInterval {
+		add("decision_log.flush_interval", "must be in (0, %s], got %s", maxLogFlushInterval, d)
+	}
 }
+
+// maxLogFlushInterval bounds how long a record may wait for its batch.
+const maxLogFlushInterval = 10 * time.Second
 
 func (c *Config) validateTracing(add addFunc) {
 	tr := c.Tracing

@@ -30,6 +30,9 @@ const (
 	DefaultBufferRecords = 10000
 	// maxBatch is the most records written to the sink at once.
 	maxBatch = 512
+	// DefaultFlushInterval is how long the writer waits for more records
+	// after the first of a batch (Options.FlushInterval).
+	DefaultFlushInterval = 100 * time.Millisecond
 )
 
 // Sink writes batches of records. Write is called from one goroutine.
@@ -61,6 +64,14 @@ type Options struct {
 	LogArguments bool
 	// Logger reports sink failures (never a record's content).
 	Logger *slog.Logger
+	// FlushInterval is how long the writer lingers after a batch's first
+	// record for more (up to maxBatch) before writing: under load a file
+	// sink then makes one write and an HTTP sink one upload per interval,
+	// not one per Check (a write per record measured about 6 % of a busy
+	// server's CPU in syscalls). It bounds how late a record reaches the
+	// sink. 0 is DefaultFlushInterval; negative writes what is queued at
+	// once.
+	FlushInterval time.Duration
 }
 
 // Logger queues events and writes them to a sink in the background.
@@ -83,6 +94,9 @@ func New(sink Sink, opts Options) *Logger {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.FlushInterval == 0 {
+		opts.FlushInterval = DefaultFlushInterval
 	}
 	l := &Logger{opts: opts, sink: sink, queue: make(chan Event, opts.BufferRecords),
 		done: make(chan struct{}), stopped: make(chan struct{})}
@@ -134,7 +148,7 @@ func (l *Logger) run() {
 	for {
 		select {
 		case ev := <-l.queue:
-			batch = l.collect(append(batch[:0], l.finish(ev)))
+			batch = l.linger(append(batch[:0], l.finish(ev)))
 			l.write(batch)
 		case <-l.done:
 			for {
@@ -146,6 +160,27 @@ func (l *Logger) run() {
 			}
 		}
 	}
+}
+
+// linger appends records as they come, for at most FlushInterval after
+// the batch's first, until maxBatch or Close.
+func (l *Logger) linger(batch []*mcpauthzv1.DecisionRecord) []*mcpauthzv1.DecisionRecord {
+	if l.opts.FlushInterval < 0 {
+		return l.collect(batch)
+	}
+	t := time.NewTimer(l.opts.FlushInterval)
+	defer t.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case ev := <-l.queue:
+			batch = append(batch, l.finish(ev))
+		case <-t.C:
+			return batch
+		case <-l.done:
+			return l.collect(batch)
+		}
+	}
+	return batch
 }
 
 // collect appends what is queued now, up to maxBatch.

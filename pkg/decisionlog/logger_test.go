@@ -167,3 +167,75 @@ func TestHTTPSinkGivesUp(t *testing.T) {
 		t.Errorf("Write to a collector answering 400 = nil; want an error")
 	}
 }
+
+// batchSink records the size of every batch written to it.
+type batchSink struct {
+	mu      sync.Mutex
+	batches []int
+	wrote   chan struct{}
+}
+
+func (s *batchSink) Write(_ context.Context, recs []*mcpauthzv1.DecisionRecord) error {
+	s.mu.Lock()
+	s.batches = append(s.batches, len(recs))
+	s.mu.Unlock()
+	select {
+	case s.wrote <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (s *batchSink) Close() error { return nil }
+
+func (s *batchSink) sizes() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.batches...)
+}
+
+// TestLoggerLingersForABatch: with an interval no test outlives, records
+// are written together, a full batch goes out without waiting for the
+// interval, and Close writes what lingers. Nothing here depends on timing:
+// the interval never elapses.
+func TestLoggerLingersForABatch(t *testing.T) {
+	sink := &batchSink{wrote: make(chan struct{}, 1)}
+	l := New(sink, Options{FlushInterval: time.Hour})
+	for range maxBatch + 3 {
+		l.Log(Event{Record: record("r")})
+	}
+	select { // a full batch is written at once
+	case <-sink.wrote:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no batch written with %d records queued; got %v", maxBatch+3, sink.sizes())
+	}
+	if got := sink.sizes(); len(got) != 1 || got[0] != maxBatch {
+		t.Fatalf("batches %v before Close; want one of %d", got, maxBatch)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.sizes(); len(got) != 2 || got[1] != 3 {
+		t.Fatalf("batches %v after Close; want [%d 3]", got, maxBatch)
+	}
+	if l.Written() != maxBatch+3 {
+		t.Fatalf("Written() = %d; want %d", l.Written(), maxBatch+3)
+	}
+}
+
+// TestLoggerFlushesAfterTheInterval: a lone record on an idle server is
+// written once the interval passes (eventually; no bound is asserted).
+func TestLoggerFlushesAfterTheInterval(t *testing.T) {
+	sink := &batchSink{wrote: make(chan struct{}, 1)}
+	l := New(sink, Options{FlushInterval: time.Millisecond})
+	defer l.Close()
+	l.Log(Event{Record: record("alone")})
+	select {
+	case <-sink.wrote:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a lone record was never written")
+	}
+	if got := sink.sizes(); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("batches %v; want [1]", got)
+	}
+}

@@ -15,8 +15,9 @@ var fuzzLimits = Limits{MaxBytes: 64 << 10, MaxDepth: 32}
 // encoding/json read) must see the same method, name, arguments and id,
 // and the id must be one the SDKs' RequestId accepts (a string or an
 // integer within ±(2^63-1); sdkRequestID is the independent oracle).
-// Whenever Parse refuses one, the error must be a well-formed *Error whose
-// echoed id, if any, is such an id too.
+// ParseString must return what Parse returns. Whenever Parse refuses one,
+// the error must be a well-formed *Error whose echoed id, if any, is such an
+// id too.
 func FuzzParse(f *testing.F) {
 	for _, tc := range allParseCases() {
 		f.Add([]byte(tc.body))
@@ -32,6 +33,7 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(`{"jsonrpc":"2.0","id":` + id + `,"error":{"code":1,"message":"m"},"x":1}`))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
+		sameAsParse(t, body, fuzzLimits)
 		msg, err := Parse(body, fuzzLimits)
 		if err != nil {
 			checkError(t, body, err)

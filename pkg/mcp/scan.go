@@ -30,7 +30,11 @@ type parser struct {
 	bad *Error
 	// str is a copy of data, made at the first string Parse returns; the
 	// strings and numbers built are slices of it, one allocation for all.
+	// ParseString sets it to the body it was given.
 	str string
+	// copied holds ParseString's copy of its body's bytes (data then
+	// points into it); nothing Parse returns refers to it.
+	copied []byte
 	// member is the name of the member whose value is being read.
 	member keyRef
 }
@@ -60,6 +64,9 @@ func (p *parser) release() {
 	p.data, p.bad, p.str = nil, nil, ""
 	if cap(p.arena) > 64<<10 || cap(p.keys) > 4096 || cap(p.fold) > 4096 {
 		p.arena, p.keys, p.fold = nil, nil, nil
+	}
+	if cap(p.copied) > 64<<10 {
+		p.copied = nil
 	}
 	parserPool.Put(p)
 }

@@ -82,7 +82,7 @@ func (s *Server) connectionFacts(ctx context.Context, v *view, msg *mcp.Message,
 	if msg.Method != "initialize" && !mrtrMethods[msg.Method] {
 		return elicitFacts{}, nil
 	}
-	f := readElicitFacts(v.body, rev)
+	f := readElicitFacts(v.bodyBytes(), rev)
 	if msg.Method == "initialize" {
 		c.RecordCapabilities(p.Issuer, p.Subject, p.ClientID, f.urlCapable)
 		return f, nil

@@ -2,9 +2,12 @@ package extauthz
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -207,59 +210,84 @@ func merged(ours, theirs map[string]string) map[string]string {
 	return out
 }
 
-// headerOptions turns a map into sorted HeaderValueOptions.
+// headerOptions turns a map into sorted HeaderValueOptions. The options
+// and their headers are each allocated as one array.
 func headerOptions(h map[string]string, action corev3.HeaderValueOption_HeaderAppendAction) []*corev3.HeaderValueOption {
 	if len(h) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(h))
+	var stack [16]string
+	keys := stack[:0]
 	for k := range h {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
-	out := make([]*corev3.HeaderValueOption, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, &corev3.HeaderValueOption{
-			Header:       &corev3.HeaderValue{Key: k, Value: h[k]},
-			AppendAction: action,
-		})
+	slices.Sort(keys)
+	opts := make([]corev3.HeaderValueOption, len(keys))
+	hvs := make([]corev3.HeaderValue, len(keys))
+	out := make([]*corev3.HeaderValueOption, len(keys))
+	for i, k := range keys {
+		hvs[i].Key, hvs[i].Value = k, h[k]
+		opts[i].Header, opts[i].AppendAction = &hvs[i], action
+		out[i] = &opts[i]
 	}
 	return out
 }
 
 // metadata converts the decision's dynamic_metadata; values that do not fit
-// a protobuf Struct were rejected when the decision was validated.
+// a protobuf Struct were rejected when the decision was validated. It is
+// structpb.NewStruct with json.Number values turned into float64 (as
+// Float64 parses them), built in one pass.
 func metadata(m map[string]any) *structpb.Struct {
 	if len(m) == 0 {
 		return nil
 	}
-	s, err := structpb.NewStruct(normalizeNumbers(m).(map[string]any))
+	s, err := structOf(m)
 	if err != nil {
 		return nil
 	}
 	return s
 }
 
-// normalizeNumbers turns json.Number values into float64 for structpb.
-func normalizeNumbers(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = normalizeNumbers(e)
+// structOf is structpb.NewStruct reading json.Number as float64.
+func structOf(m map[string]any) (*structpb.Struct, error) {
+	out := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(m))}
+	for k, e := range m {
+		if !utf8.ValidString(k) {
+			return nil, fmt.Errorf("invalid UTF-8 in string: %q", k)
 		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = normalizeNumbers(e)
+		v, err := structValue(e)
+		if err != nil {
+			return nil, err
 		}
-		return out
-	case json.Number:
-		f, _ := t.Float64()
-		return f
+		out.Fields[k] = v
 	}
-	return v
+	return out, nil
+}
+
+// structValue is structpb.NewValue reading json.Number as float64.
+func structValue(v any) (*structpb.Value, error) {
+	switch t := v.(type) {
+	case json.Number:
+		f, _ := t.Float64() // out of range: ±Inf, as before
+		return structpb.NewNumberValue(f), nil
+	case map[string]any:
+		s, err := structOf(t)
+		if err != nil {
+			return nil, err
+		}
+		return structpb.NewStructValue(s), nil
+	case []any:
+		l := &structpb.ListValue{Values: make([]*structpb.Value, len(t))}
+		for i, e := range t {
+			ev, err := structValue(e)
+			if err != nil {
+				return nil, err
+			}
+			l.Values[i] = ev
+		}
+		return structpb.NewListValue(l), nil
+	}
+	return structpb.NewValue(v)
 }
 
 // validStatus reports whether Envoy's StatusCode enum defines code.

@@ -157,8 +157,8 @@ func (s *Server) Successor(opts Options, ident Verifier) *Server {
 // Check decides one request. The returned error is always nil: every
 // failure, including a panic, is a deny in the response's status.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {
-	t := &trail{start: s.opts.Clock()}
-	v := &view{} // replaced below; the deferred recover must cover newView too
+	st := &checkState{t: trail{start: s.opts.Clock()}} // one allocation for both
+	t, v := &st.t, &st.v                               // v is filled below, under the deferred recover
 	var o, wire outcome
 	defer func() {
 		if r := recover(); r != nil {
@@ -168,9 +168,9 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 		s.observe(v, o, wire, t)
 	}()
 	ctx = s.begin(ctx, req, t)
-	_, end := s.stage(ctx, t, stageView)
-	v = newView(req)
-	end()
+	_, timer := s.stage(ctx, t, stageView)
+	v.fill(req)
+	timer.end()
 	select {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()
@@ -183,10 +183,16 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	defer cancel()
 	o = s.decide(ctx, v, t)
 	wire = s.guardConnections(s.enforce(o, t))
-	_, end = s.stage(ctx, t, stageResponse)
+	_, timer = s.stage(ctx, t, stageResponse)
 	resp = respond(v, wire)
-	end()
+	timer.end()
 	return resp, nil
+}
+
+// checkState is what one Check keeps: its trail and its view.
+type checkState struct {
+	t trail
+	v view
 }
 
 // bound ends ctx DeadlineMargin before the caller's deadline (when it has
@@ -244,9 +250,9 @@ func (s *Server) decide(ctx context.Context, v *view, t *trail) outcome {
 	if err := firstError(checkMethod(v), checkSingleHeaders(v), checkContent(v), s.checkOrigin(v)); err != nil {
 		return s.fail(err, nil, h)
 	}
-	_, end := s.stage(ctx, t, stageParse)
+	_, timer := s.stage(ctx, t, stageParse)
 	msg, rev, err := s.parse(v)
-	end()
+	timer.end()
 	t.msg, t.rev = msg, rev
 	if err == nil {
 		err = checkFilterMetadata(v.filterMD, msg)
@@ -260,9 +266,9 @@ func (s *Server) decide(ctx context.Context, v *view, t *trail) outcome {
 
 // authorize verifies the caller and asks the policy.
 func (s *Server) authorize(ctx context.Context, v *view, t *trail, h hop.Hop, msg *mcp.Message, rev mcp.Revision) outcome {
-	vctx, end := s.stage(ctx, t, stageVerify)
+	vctx, timer := s.stage(ctx, t, stageVerify)
 	p, err := s.ident.Verify(vctx, s.identityRequest(v, h))
-	end()
+	timer.end()
 	if err != nil {
 		return s.fail(err, msg.ID, h)
 	}
@@ -272,9 +278,9 @@ func (s *Server) authorize(ctx context.Context, v *view, t *trail, h hop.Hop, ms
 	if err != nil {
 		return s.fail(err, msg.ID, h)
 	}
-	pctx, end := s.stage(ctx, t, stagePolicy)
+	pctx, timer := s.stage(ctx, t, stagePolicy)
 	d, err := s.decider.Decide(pctx, t.in)
-	end()
+	timer.end()
 	t.meta = d.Meta
 	in := t.in
 	if err != nil {
@@ -318,7 +324,7 @@ func (s *Server) parse(v *view) (*mcp.Message, mcp.Revision, error) {
 		}
 		return &mcp.Message{Kind: mcp.KindNone}, rev, nil
 	}
-	msg, err := mcp.Parse(v.body, s.opts.Limits)
+	msg, err := v.parseBody(s.opts.Limits)
 	if err != nil {
 		return nil, "", err
 	}

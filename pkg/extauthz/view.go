@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/mcp-authz/mcp-authz/pkg/hop"
+	"github.com/mcp-authz/mcp-authz/pkg/mcp"
 )
 
 // maxCertBytes bounds the URL-encoded peer certificate we parse.
@@ -25,7 +26,8 @@ const maxCertBytes = 16 << 10
 type view struct {
 	method, path, host, scheme string
 	headers                    map[string][]string
-	body                       []byte
+	body                       []byte // raw_body (pack_as_bytes)
+	bodyStr                    string // body, when Envoy sent the body as a string
 	ctxExt                     map[string]string
 	principal                  string
 	destPrincipal              string
@@ -40,12 +42,12 @@ type view struct {
 // reaches logs or the policy input.
 func (v *view) pathOnly() string { return hop.PathOnly(v.path) }
 
-// newView builds the view. It never fails: every check happens later on the
-// view, so each has one place and one reason.
-func newView(req *authv3.CheckRequest) *view {
+// fill builds the view in v. It never fails: every check happens later on
+// the view, so each has one place and one reason.
+func (v *view) fill(req *authv3.CheckRequest) {
 	a := req.GetAttributes()
 	h := a.GetRequest().GetHttp()
-	v := &view{
+	*v = view{
 		method:        h.GetMethod(), // case-sensitive (RFC 9110 section 9.1): "post" is not POST
 		path:          h.GetPath(),
 		host:          h.GetHost(),
@@ -58,31 +60,85 @@ func newView(req *authv3.CheckRequest) *view {
 	}
 	v.headers = headersOf(h)
 	v.body = h.GetRawBody()
-	if len(v.body) == 0 && h.GetBody() != "" {
-		v.body = []byte(h.GetBody())
+	if len(v.body) == 0 {
+		v.body, v.bodyStr = nil, h.GetBody() // parsed in place, never copied
 	}
 	v.fillFromPseudoHeaders()
 	v.requestID = v.first("x-request-id")
-	return v
+}
+
+// bodyLen is the size of the body Envoy sent.
+func (v *view) bodyLen() int { return len(v.body) + len(v.bodyStr) }
+
+// bodyBytes returns the body as bytes (a copy when Envoy sent a string).
+func (v *view) bodyBytes() []byte {
+	if v.bodyStr != "" {
+		return []byte(v.bodyStr)
+	}
+	return v.body
+}
+
+// parseBody parses the JSON-RPC body without copying it.
+func (v *view) parseBody(lim mcp.Limits) (*mcp.Message, error) {
+	if v.bodyStr != "" {
+		return mcp.ParseString(v.bodyStr, lim)
+	}
+	return mcp.Parse(v.body, lim)
 }
 
 // headersOf prefers header_map (Envoy's encode_raw_headers), which keeps
 // repeated headers and raw bytes; the headers map joins repeats with ",".
+// Every value starts as a one-element slice of one shared array (a
+// repeat's append copies it out), so the map costs two allocations.
 func headersOf(h *authv3.AttributeContext_HttpRequest) map[string][]string {
 	if hm := h.GetHeaderMap().GetHeaders(); len(hm) > 0 {
-		out := make(map[string][]string, len(hm))
-		for _, hv := range hm {
-			k := strings.ToLower(hv.GetKey())
-			out[k] = append(out[k], headerValue(hv))
-		}
-		return out
+		return headerMapOf(hm)
 	}
 	out := make(map[string][]string, len(h.GetHeaders()))
+	vals := make([]string, len(h.GetHeaders()))
+	i := 0
 	for k, val := range h.GetHeaders() {
-		lk := strings.ToLower(k)
-		out[lk] = append(out[lk], val)
+		vals[i] = val
+		addHeader(out, strings.ToLower(k), vals[i:i+1:i+1])
+		i++
 	}
 	return out
+}
+
+// headerMapOf reads header_map. The raw values are copied into one string
+// that the values are slices of.
+func headerMapOf(hm []*corev3.HeaderValue) map[string][]string {
+	n := 0
+	for _, hv := range hm {
+		n += len(hv.GetRawValue())
+	}
+	var raw strings.Builder
+	raw.Grow(n)
+	for _, hv := range hm {
+		raw.Write(hv.GetRawValue())
+	}
+	all, off := raw.String(), 0
+	out := make(map[string][]string, len(hm))
+	vals := make([]string, len(hm))
+	for i, hv := range hm {
+		if rv := hv.GetRawValue(); len(rv) > 0 {
+			vals[i], off = all[off:off+len(rv)], off+len(rv)
+		} else {
+			vals[i] = hv.GetValue()
+		}
+		addHeader(out, strings.ToLower(hv.GetKey()), vals[i:i+1:i+1])
+	}
+	return out
+}
+
+// addHeader adds one value (a one-element slice with no spare capacity)
+// under k, after any values k already has.
+func addHeader(m map[string][]string, k string, one []string) {
+	if prev, ok := m[k]; ok {
+		m[k] = append(prev, one[0])
+		return
+	}
+	m[k] = one
 }
 
 func headerValue(hv *corev3.HeaderValue) string {

@@ -154,19 +154,19 @@ func (is *issuer) checkHeader(h header) error {
 }
 
 // verifySignature checks the signature with the candidate keys (all of the
-// issuer, all fitting alg).
-func verifySignature(p *parsed, keys []verifyKey) error {
+// issuer, all fitting alg) and returns the public key that verified it.
+func verifySignature(p *parsed, keys []verifyKey) (any, error) {
 	v, err := jws.NewVerifier(jwa.SignatureAlgorithm(p.hdr.alg))
 	if err != nil {
-		return invalid(detailAlg, fmt.Errorf("verifier: %w", err))
+		return nil, invalid(detailAlg, fmt.Errorf("verifier: %w", err))
 	}
 	var errs []error
 	for _, k := range keys {
 		err := v.Verify([]byte(p.signingInput), p.signature, k.raw)
 		if err == nil {
-			return nil
+			return k.raw, nil
 		}
 		errs = append(errs, err)
 	}
-	return invalid(detailSignature, errors.Join(errs...))
+	return nil, invalid(detailSignature, errors.Join(errs...))
 }

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -45,11 +46,15 @@ type Verifier struct {
 }
 
 // cacheEntry is a verified token for one resource, with its Principal as
-// returned for each scheme (so a cache hit allocates nothing).
+// returned for each scheme (so a cache hit allocates nothing); or, when
+// rejected is set, a token whose signature verified against iss's keys but
+// whose claims failed for that resource (rejected holds those claims, to
+// be checked again at each hit: time moves, and the key that verified it).
 type cacheEntry struct {
 	bearer, dpop *Principal
+	rejected     *sigChecked
 	iss          *issuer
-	expiry       time.Time
+	from, expiry time.Time // a verified entry serves from <= now < expiry
 }
 
 // newCacheEntry builds the entry of a verified principal p.
@@ -172,27 +177,72 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Principal, error) {
 
 // verified returns the verified token for resource, from the cache when
 // an unexpired entry exists and its issuer's keys are still usable. An
-// entry lives until min(exp + Skew, cached-at + JWKSRefresh).
+// entry lives until min(exp + Skew, cached-at + JWKSRefresh), and serves
+// only from max(nbf, iat) - Skew on (a clock that steps back). A token whose
+// signature verified but whose claims failed is kept as well, until
+// cached-at + JWKSRefresh: a hit re-checks its claims at now and returns
+// their error, exactly what verifying again would; once they pass (nbf
+// reached) the token is verified in full again.
 func (v *Verifier) verified(ctx context.Context, token, resource string) (*cacheEntry, error) {
 	key := cacheKey(token, resource)
 	now := v.cfg.Clock()
 	if e, ok := v.cache.Get(key); ok {
-		if now.Before(e.expiry) && e.iss.usable(e.iss.src.current(), now) {
-			return e, nil
+		if ks := e.iss.src.current(); now.Before(e.expiry) && !now.Before(e.from) && e.iss.usable(ks, now) {
+			if e.rejected == nil {
+				return e, nil
+			}
+			if err := v.recheck(e.rejected, ks, now, resource); err != nil {
+				return nil, err
+			}
 		}
 		v.cache.Remove(key)
 	}
-	p, is, err := v.verifyToken(ctx, token, resource, now)
+	st, err := v.verifySigned(ctx, token, now)
 	if err != nil {
 		return nil, err
 	}
+	p, err := v.buildPrincipal(st.claims, st.is, now, resource)
+	if err != nil {
+		v.cache.Add(key, &cacheEntry{rejected: st, iss: st.is, expiry: now.Add(v.cfg.JWKSRefresh)})
+		return nil, err
+	}
+	p.Issuer, p.KeyID = st.is.cfg.Issuer, st.hdr.kid
 	expiry := p.ExpiresAt.Add(v.cfg.Skew)
 	if limit := now.Add(v.cfg.JWKSRefresh); limit.Before(expiry) {
 		expiry = limit
 	}
-	e := newCacheEntry(p, is, expiry)
+	e := newCacheEntry(p, st.is, expiry)
+	e.from = validFrom(st.claims, v.cfg.Skew)
 	v.cache.Add(key, e)
 	return e, nil
+}
+
+// validFrom is the earliest time the nbf and iat checks of claims pass
+// (max(nbf, iat) - skew; zero without either): an injected clock may step
+// back, and a kept token must not serve before it would verify.
+func validFrom(claims map[string]any, skew time.Duration) time.Time {
+	var from time.Time
+	for _, name := range []string{"nbf", "iat"} {
+		if t, ok, err := numericDate(claims, name); ok && err == nil && t.Add(-skew).After(from) {
+			from = t.Add(-skew)
+		}
+	}
+	return from
+}
+
+// recheck answers for a rejected token from the cache: when ks would
+// still verify its signature, the claims checks at now, with their error
+// (logged as buildPrincipal would); nil when the key set changed or the
+// claims pass now, so the caller verifies the token in full.
+func (v *Verifier) recheck(st *sigChecked, ks *keySet, now time.Time, resource string) error {
+	if !st.verifiableBy(ks) {
+		return nil
+	}
+	_, rolesErr, err := v.checkClaims(st.claims, st.is, now, resource)
+	if err != nil {
+		v.logRoles(st.is, rolesErr)
+	}
+	return err
 }
 
 // keyBufs recycles the buffers cacheKey hashes (bounded by MaxTokenBytes
@@ -212,91 +262,148 @@ func cacheKey(token, resource string) [sha256.Size]byte {
 	return k
 }
 
-// verifyToken does the full check of a compact token: issuer chosen by the
-// unverified iss, header rules, signature with that issuer's keys only,
-// then the claims.
-func (v *Verifier) verifyToken(ctx context.Context, token, resource string, now time.Time) (*Principal, *issuer, error) {
+// sigChecked is a token whose signature verified, its claims not yet checked.
+type sigChecked struct {
+	claims map[string]any
+	is     *issuer
+	hdr    header
+	key    any // the public key that verified the signature
+}
+
+// verifySigned checks a compact token up to its claims: issuer chosen by
+// the unverified iss, header rules, signature with that issuer's keys only.
+func (v *Verifier) verifySigned(ctx context.Context, token string, now time.Time) (*sigChecked, error) {
 	jw, err := parseJWS(token)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	claims, err := decodeClaims(jw.payload)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	iss, err := stringClaim(claims, "iss")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	is, ok := v.issuers[iss]
 	if !ok {
-		return nil, nil, invalid(detailUnknownIssuer, fmt.Errorf("iss %.128q is not configured", iss))
+		return nil, invalid(detailUnknownIssuer, fmt.Errorf("iss %.128q is not configured", iss))
 	}
 	if err := is.checkHeader(jw.hdr); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	keys, err := is.tokenKeys(ctx, now, jw.hdr)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := verifySignature(jw, keys); err != nil {
-		return nil, nil, err
-	}
-	p, err := v.buildPrincipal(claims, is, now, resource)
+	key, err := verifySignature(jw, keys)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	p.Issuer, p.KeyID = iss, jw.hdr.kid
-	return p, is, nil
+	return &sigChecked{claims: claims, is: is, hdr: jw.hdr, key: key}, nil
+}
+
+// verifiableBy reports whether key set ks, without a fetch, offers the key
+// that verified st among the keys tokenKeys picks for st's header (by kid,
+// or the single key fitting alg when there is none): then verifying st
+// again would succeed exactly as it did.
+func (st *sigChecked) verifiableBy(ks *keySet) bool {
+	var pool []verifyKey
+	if st.hdr.kid != "" {
+		pool = ks.candidates(st.hdr.kid, st.hdr.alg)
+	} else {
+		for _, k := range ks.all {
+			if keyFits(k, st.hdr.alg) {
+				pool = append(pool, k)
+			}
+		}
+		if len(pool) != 1 {
+			return false
+		}
+	}
+	for _, k := range pool {
+		if eq, ok := k.raw.(interface{ Equal(crypto.PublicKey) bool }); ok && eq.Equal(st.key) {
+			return true
+		}
+	}
+	return false
 }
 
 // buildPrincipal checks the claims of a signature-verified token against
 // the profile of its issuer and maps them to a Principal.
 func (v *Verifier) buildPrincipal(claims map[string]any, is *issuer, now time.Time, resource string) (*Principal, error) {
+	p, rolesErr, err := v.checkClaims(claims, is, now, resource)
+	v.logRoles(is, rolesErr)
+	return p, err
+}
+
+// logRoles logs, at debug, why a roles claim was ignored (nil: nothing).
+func (v *Verifier) logRoles(is *issuer, rolesErr error) {
+	if rolesErr != nil {
+		v.cfg.Logger.Debug("roles claim ignored", "issuer", is.cfg.Issuer, "cause", rolesErr.Error())
+	}
+}
+
+// checkClaims is buildPrincipal without its log line: the Principal, why
+// the roles claim was ignored (when it was reached and had another shape),
+// and the first failing check. It is a function of its arguments and the
+// Verifier's configuration only, so the cache may run it again for a
+// rejected token.
+func (v *Verifier) checkClaims(claims map[string]any, is *issuer, now time.Time, resource string) (*Principal, error, error) {
 	life, err := checkTimes(claims, now, v.cfg.Skew)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p := &Principal{Claims: claims, ExpiresAt: life.expires}
 	if p.Subject, err = subject(claims); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := requireClaims(claims, is.cfg.RequireClaims); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.Audience, err = checkAudience(claims, resource, is.cfg.AllowMultiAudience); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.Scopes, err = scopes(claims); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.CnfJKT, err = confirmation(claims); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.Act, err = actChain(claims); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.MayAct, err = mayAct(claims); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if p.Roles, err = rolesOf(claims, v.cfg.RolesClaim, v.cfg.RolesClaimFormat); err != nil {
+	rolesErr := error(nil)
+	if p.Roles, rolesErr = rolesOf(claims, v.cfg.RolesClaim, v.cfg.RolesClaimFormat); rolesErr != nil {
 		p.RolesError = RolesInvalid
-		v.cfg.Logger.Debug("roles claim ignored", "issuer", is.cfg.Issuer, "cause", err.Error())
 	}
+	if err := clientClaims(claims, p); err != nil {
+		return nil, rolesErr, err
+	}
+	return p, rolesErr, nil
+}
+
+// clientClaims sets p's TokenID and ClientID (azp, else client_id); each
+// must be a string when present.
+func clientClaims(claims map[string]any, p *Principal) error {
 	var azp, clientID string
 	for _, f := range []struct {
 		name string
 		dst  *string
 	}{{"jti", &p.TokenID}, {"azp", &azp}, {"client_id", &clientID}} {
+		var err error
 		if *f.dst, err = stringClaim(claims, f.name); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	p.ClientID = azp
 	if p.ClientID == "" {
 		p.ClientID = clientID
 	}
-	return p, nil
+	return nil
 }
 
 // Status reports every issuer's key set, in configuration order.

@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"sort"
@@ -135,20 +136,36 @@ func TestHeadersOfDifferential(t *testing.T) {
 		{Key: "X-Repeat", RawValue: []byte("1")}, {Key: "x-repeat", RawValue: []byte("2")}, {Key: "X-REPEAT", Value: "3"},
 		{Key: "x-empty"}, {Key: "Mcp-Session-Id", RawValue: []byte("s\xff")}, {Key: "x-repeat", RawValue: []byte("4")},
 	}
+	var many []*corev3.HeaderValue // over smallHeaderCount: the other sort
+	for i := range 3 * smallHeaderCount {
+		many = append(many, &corev3.HeaderValue{Key: fmt.Sprintf("X-H%d", (97*i)%40), RawValue: []byte(fmt.Sprint(i))})
+	}
 	for i, req := range mixRequests(t) {
-		for _, r := range []*authv3.CheckRequest{req, asHeaderMap(req), asHeaderMap(req, extra...)} {
+		for _, r := range []*authv3.CheckRequest{req, asHeaderMap(req), asHeaderMap(req, extra...), asHeaderMap(req, many...)} {
 			h := r.GetAttributes().GetRequest().GetHttp()
-			got, want := headersOf(h), headersOfReference(h)
+			l, want := headersOf(h), headersOfReference(h)
+			got := map[string][]string{}
+			for k, vals := range l.all() {
+				if got[k] != nil || len(vals) == 0 {
+					t.Fatalf("mix[%d]: all() yields %s twice or with no value", i, k)
+				}
+				got[k] = vals
+			}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("mix[%d]: headersOf = %v; want %v", i, got, want)
 			}
-			// Appending to one header's values never changes another's.
-			for k := range got {
-				got[k] = append(got[k], "appended")
+			for k, vals := range want {
+				if g := l.get(k); !reflect.DeepEqual(g, vals) || !l.has(k) {
+					t.Fatalf("mix[%d]: get(%s) = %v; want %v", i, k, g, vals)
+				}
+				_ = append(l.get(k), "appended") // never into another name's values
 			}
-			for k, vals := range headersOfReference(h) {
-				if !reflect.DeepEqual(got[k][:len(vals)], vals) {
-					t.Fatalf("mix[%d]: after appends %s = %v; want %v first", i, k, got[k], vals)
+			if l.get("x-not-sent") != nil || l.has("x-not-sent") || l.get("") != nil {
+				t.Fatalf("mix[%d]: a header not sent has values", i)
+			}
+			for k, vals := range want {
+				if g := l.get(k); !reflect.DeepEqual(g, vals) {
+					t.Fatalf("mix[%d]: after appends %s = %v; want %v", i, k, g, vals)
 				}
 			}
 		}

@@ -59,11 +59,11 @@ func checkMethod(v *view) error {
 // checkSingleHeaders refuses repeated security-relevant headers.
 func checkSingleHeaders(v *view) error {
 	for _, h := range singleHeaders {
-		if len(v.headers[h]) > 1 {
+		if len(v.headers.get(h)) > 1 {
 			return denial.New(denial.DuplicateHeader, fmt.Errorf("repeated %s header", h))
 		}
 	}
-	for h, vals := range v.headers {
+	for h, vals := range v.headers.all() {
 		if len(vals) > 1 && strings.HasPrefix(h, paramHeaderPrefix) {
 			return denial.New(denial.DuplicateHeader, fmt.Errorf("repeated %s header", h))
 		}

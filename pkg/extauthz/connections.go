@@ -205,7 +205,7 @@ func resultBody(id json.RawMessage, result map[string]any) string {
 // provider's header with overwrite, and removes client copies of every
 // provider header we do not set (a header we set is never listed for
 // removal: Envoy removes after it sets).
-func withConnections(hs []*corev3.HeaderValueOption, remove []string, set map[string]string, all []string, sent map[string][]string) ([]*corev3.HeaderValueOption, []string) {
+func withConnections(hs []*corev3.HeaderValueOption, remove []string, set map[string]string, all []string, sent mcp.Headers) ([]*corev3.HeaderValueOption, []string) {
 	ok := make([]*corev3.HeaderValueOption, 0, len(hs)+len(set))
 	for _, h := range hs {
 		if !slices.Contains(all, h.GetHeader().GetKey()) { // only we set provider headers
@@ -221,7 +221,7 @@ func withConnections(hs []*corev3.HeaderValueOption, remove []string, set map[st
 			})
 			continue
 		}
-		if _, there := sent[name]; there {
+		if len(sent.Values(name)) > 0 {
 			remove = append(remove, name)
 		}
 	}

@@ -17,7 +17,7 @@ func TestWithConnections(t *testing.T) {
 		{Header: &corev3.HeaderValue{Key: "x-mcp-connection-crm", Value: "from-policy"}},
 		{Header: &corev3.HeaderValue{Key: "x-team", Value: "a"}},
 	}
-	sent := map[string][]string{"x-mcp-connection-mail": {"spoofed"}, "x-mcp-connection-crm": {"spoofed"}}
+	sent := mapHeaders{"x-mcp-connection-mail": {"spoofed"}, "x-mcp-connection-crm": {"spoofed"}}
 	all := []string{"x-mcp-connection-mail", "x-mcp-connection-crm"}
 	hs, remove := withConnections(policySet, nil, map[string]string{"x-mcp-connection-mail": "tok"}, all, sent)
 	got := map[string]string{}
@@ -56,3 +56,8 @@ func TestReadElicitFacts(t *testing.T) {
 		}
 	}
 }
+
+// mapHeaders are request headers as a map (mcp.Headers).
+type mapHeaders map[string][]string
+
+func (m mapHeaders) Values(name string) []string { return m[name] }

@@ -43,8 +43,8 @@ func (s *Server) input(v *view, h hop.Hop, msg *mcp.Message, rev mcp.Revision, p
 // inputHeaders are the request headers without pseudo-headers and
 // credentials, repeated values joined with ", ".
 func inputHeaders(v *view) map[string]string {
-	out := make(map[string]string, len(v.headers))
-	for k, vals := range v.headers {
+	out := make(map[string]string, len(v.headers.names))
+	for k, vals := range v.headers.all() {
 		if strings.HasPrefix(k, ":") || credentialHeaders[k] {
 			continue
 		}

@@ -69,7 +69,7 @@ func allowResponse(v *view, o outcome) *authv3.CheckResponse {
 		ok.Headers, ok.HeadersToRemove = withToken(ok.Headers, ok.HeadersToRemove, o.upstreamToken, set)
 	}
 	if o.connAll != nil {
-		ok.Headers, ok.HeadersToRemove = withConnections(ok.Headers, ok.HeadersToRemove, o.connHeaders, o.connAll, v.headers)
+		ok.Headers, ok.HeadersToRemove = withConnections(ok.Headers, ok.HeadersToRemove, o.connHeaders, o.connAll, v)
 	}
 	if o.nonce != "" {
 		ok.ResponseHeadersToAdd = withNonce(ok.ResponseHeadersToAdd, o.nonce)
@@ -103,7 +103,7 @@ func withNonce(hs []*corev3.HeaderValueOption, nonce string) []*corev3.HeaderVal
 // and removing the same name would depend on Envoy's order of operations.
 func spoofedHeaders(v *view, set map[string]string) []string {
 	var out []string
-	for k := range v.headers {
+	for k := range v.headers.all() {
 		if _, ours := set[k]; strings.HasPrefix(k, ReservedPrefix) && !ours {
 			out = append(out, k)
 		}

@@ -241,7 +241,7 @@ func (s *Server) decide(ctx context.Context, v *view, t *trail) outcome {
 	if err := s.checkBody(v); err != nil {
 		return s.fail(err, nil, h)
 	}
-	if len(v.headers["authorization"]) == 0 {
+	if len(v.headers.get("authorization")) == 0 {
 		return s.fail(denial.New(denial.TokenMissing, nil), nil, h)
 	}
 	if !hopOK {
@@ -340,8 +340,8 @@ func (s *Server) parse(v *view) (*mcp.Message, mcp.Revision, error) {
 
 func (s *Server) identityRequest(v *view, h hop.Hop) identity.Request {
 	return identity.Request{
-		Authorization: v.headers["authorization"],
-		DPoP:          v.headers["dpop"],
+		Authorization: v.headers.get("authorization"),
+		DPoP:          v.headers.get("dpop"),
 		Method:        v.method,
 		Path:          v.path,
 		Resource:      h.Resource,

@@ -115,7 +115,7 @@ func validScopeToken(s string) bool {
 // bearerOf is the caller's token without its scheme (the subject_token of
 // a token exchange); the identity stage has verified it.
 func bearerOf(v *view) string {
-	if a := v.headers["authorization"]; len(a) == 1 {
+	if a := v.headers.get("authorization"); len(a) == 1 {
 		_, tok, _ := strings.Cut(strings.TrimSpace(a[0]), " ")
 		return strings.TrimSpace(tok)
 	}

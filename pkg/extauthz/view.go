@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/url"
-	"strings"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -25,7 +23,7 @@ const maxCertBytes = 16 << 10
 // header_map), and the body from raw_body or body.
 type view struct {
 	method, path, host, scheme string
-	headers                    map[string][]string
+	headers                    headerList
 	body                       []byte // raw_body (pack_as_bytes)
 	bodyStr                    string // body, when Envoy sent the body as a string
 	ctxExt                     map[string]string
@@ -86,68 +84,6 @@ func (v *view) parseBody(lim mcp.Limits) (*mcp.Message, error) {
 	return mcp.Parse(v.body, lim)
 }
 
-// headersOf prefers header_map (Envoy's encode_raw_headers), which keeps
-// repeated headers and raw bytes; the headers map joins repeats with ",".
-// Every value starts as a one-element slice of one shared array (a
-// repeat's append copies it out), so the map costs two allocations.
-func headersOf(h *authv3.AttributeContext_HttpRequest) map[string][]string {
-	if hm := h.GetHeaderMap().GetHeaders(); len(hm) > 0 {
-		return headerMapOf(hm)
-	}
-	out := make(map[string][]string, len(h.GetHeaders()))
-	vals := make([]string, len(h.GetHeaders()))
-	i := 0
-	for k, val := range h.GetHeaders() {
-		vals[i] = val
-		addHeader(out, strings.ToLower(k), vals[i:i+1:i+1])
-		i++
-	}
-	return out
-}
-
-// headerMapOf reads header_map. The raw values are copied into one string
-// that the values are slices of.
-func headerMapOf(hm []*corev3.HeaderValue) map[string][]string {
-	n := 0
-	for _, hv := range hm {
-		n += len(hv.GetRawValue())
-	}
-	var raw strings.Builder
-	raw.Grow(n)
-	for _, hv := range hm {
-		raw.Write(hv.GetRawValue())
-	}
-	all, off := raw.String(), 0
-	out := make(map[string][]string, len(hm))
-	vals := make([]string, len(hm))
-	for i, hv := range hm {
-		if rv := hv.GetRawValue(); len(rv) > 0 {
-			vals[i], off = all[off:off+len(rv)], off+len(rv)
-		} else {
-			vals[i] = hv.GetValue()
-		}
-		addHeader(out, strings.ToLower(hv.GetKey()), vals[i:i+1:i+1])
-	}
-	return out
-}
-
-// addHeader adds one value (a one-element slice with no spare capacity)
-// under k, after any values k already has.
-func addHeader(m map[string][]string, k string, one []string) {
-	if prev, ok := m[k]; ok {
-		m[k] = append(prev, one[0])
-		return
-	}
-	m[k] = one
-}
-
-func headerValue(hv *corev3.HeaderValue) string {
-	if raw := hv.GetRawValue(); len(raw) > 0 {
-		return string(raw)
-	}
-	return hv.GetValue()
-}
-
 // fillFromPseudoHeaders uses :method, :path and :authority when Envoy left
 // the dedicated fields empty (older captures).
 func (v *view) fillFromPseudoHeaders() {
@@ -167,14 +103,14 @@ func (v *view) fillFromPseudoHeaders() {
 
 // first returns the first value of a header, or "".
 func (v *view) first(name string) string {
-	if vals := v.headers[name]; len(vals) > 0 {
+	if vals := v.headers.get(name); len(vals) > 0 {
 		return vals[0]
 	}
 	return ""
 }
 
 // Values implements mcp.Headers.
-func (v *view) Values(name string) []string { return v.headers[name] }
+func (v *view) Values(name string) []string { return v.headers.get(name) }
 
 // peerCertCacheSize bounds the parsed peer certificates kept: callers are
 // a mesh's workloads, few and long-lived, so the same certificate arrives

@@ -3,7 +3,6 @@ package policy
 import (
 	"encoding/binary"
 	"encoding/json"
-	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -25,7 +24,6 @@ const maxKeyBytes = 4 << 10
 // deadline or a malformed decision is never kept.
 type memo struct {
 	paths  []ast.Ref
-	skip   skipped // input fields no path reaches: left out of the key's value
 	cache  *lru.Cache[string, *ast.Term]
 	hits   atomic.Uint64
 	misses atomic.Uint64
@@ -46,85 +44,35 @@ func newMemo(c *ast.Compiler, size int) (*memo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &memo{paths: paths, cache: cache, skip: skippedFor(paths)}, nil
-}
-
-// skipped names the costly input fields (per-request, often large) that
-// no read path reaches: the key's input value is built without them.
-type skipped struct{ headers, arguments, request, claims bool }
-
-// skippedFor finds the costly fields paths leave alone.
-func skippedFor(paths []ast.Ref) skipped {
-	return skipped{
-		headers:   untouched(paths, "http", "headers"),
-		arguments: untouched(paths, "mcp", "arguments"),
-		request:   untouched(paths, "request"),
-		claims:    untouched(paths, "principal", "claims"),
-	}
-}
-
-// untouched reports whether no path reads input.<field…>: none is a prefix
-// of it (reading input.http reads its headers) and none lies under it.
-func untouched(paths []ast.Ref, field ...string) bool {
-	ref := ast.Ref{ast.InputRootDocument}
-	for _, f := range field {
-		ref = append(ref, ast.StringTerm(f))
-	}
-	for _, p := range paths {
-		if p.HasPrefix(ref) || ref.HasPrefix(p) {
-			return false
-		}
-	}
-	return true
-}
-
-// keyInput returns the input value the key's paths are read from: in's
-// value without the fields no path reaches (their absence changes nothing
-// the paths denote) and without the claims (key encodes them apart).
-func (m *memo) keyInput(in *Input) ast.Value {
-	k := *in
-	if m.skip.headers {
-		k.HTTP.Headers = nil
-	}
-	if m.skip.arguments {
-		k.MCP.Arguments = nil
-	}
-	if m.skip.request {
-		k.Request = Request{}
-	}
-	k.Principal.Claims = nil // skipped, or encoded from Go values (key)
-	return inputValue(&k)
+	return &memo{paths: paths, cache: cache}, nil
 }
 
 // keyBufs recycles key buffers.
 var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// key encodes the projection of in; ok is false when it cannot be kept
-// (too large, or a value the encoding does not know). Claims, when read,
-// are encoded from their Go values (no AST built for them): the AST value
-// is a function of them, so equal encodings still mean equal claims.
+// key encodes the projection of in: for each read path, what it denotes in
+// in's input document, walked on the Go values (memokey.go) so that no AST
+// is built for a lookup; ok is false when it cannot be kept (too large, or
+// nested deeper than maxGoDepth).
 func (m *memo) key(buf []byte, in *Input) ([]byte, bool) {
-	input := m.keyInput(in)
 	for _, p := range m.paths {
 		var ok bool
-		if buf, ok = appendAt(buf, input, p[1:]); !ok || len(buf) > maxKeyBytes {
+		if buf, ok = inputDoc.at(buf, in, p[1:], 0); !ok || len(buf) > maxKeyBytes {
 			return buf, false
 		}
 	}
-	if m.skip.claims {
-		return buf, true
-	}
-	buf, ok := appendGo(append(buf, 'C'), in.Principal.Claims, 0)
-	return buf, ok && len(buf) <= maxKeyBytes
+	return buf, true
 }
 
 // maxGoDepth bounds appendGo's recursion (claims are bounded by the token
-// size; this only guards the stack).
+// size, arguments by the JSON depth limit; this only guards the stack).
 const maxGoDepth = 32
 
-// appendGo is appendCanonical for the Go values of JSON-decoded claims:
-// injective, map keys sorted. Numbers keep their type and text. A type it
-// does not know makes the input uncacheable (false).
+// appendGo appends appendCanonical(anyValue(v)) without building the
+// value: the same tags, numbers as the text anyValue gives them (a
+// json.Number's own text, null when invalid; a float64 formatted as
+// ast.FloatNumberTerm does), map keys sorted. A type anyValue converts
+// through its JSON form takes that path here too.
 func appendGo(buf []byte, v any, depth int) ([]byte, bool) {
 	if depth > maxGoDepth {
 		return buf, false
@@ -133,49 +81,113 @@ func appendGo(buf []byte, v any, depth int) ([]byte, bool) {
 	case nil:
 		return append(buf, 'n'), true
 	case bool:
-		if x {
-			return append(buf, 't'), true
-		}
-		return append(buf, 'f'), true
+		return encBool(buf, x), true
 	case string:
-		return appendBytes(append(buf, 's'), x), true
-	case json.Number:
-		return appendBytes(append(buf, 'd'), string(x)), true
-	case float64:
-		return appendBytes(append(buf, 'F'), strconv.FormatFloat(x, 'g', -1, 64)), true
-	case int64:
-		return appendBytes(append(buf, 'i'), strconv.FormatInt(x, 10)), true
-	case int:
-		return appendBytes(append(buf, 'i'), strconv.Itoa(x)), true
+		return encString(buf, x), true
+	case json.Number, float64, int, int64:
+		return encNumber(buf, x), true
 	case []string:
-		buf = binary.AppendUvarint(append(buf, 'a'), uint64(len(x)))
-		for _, e := range x {
-			buf = appendBytes(append(buf, 's'), e)
-		}
-		return buf, true
+		return encStrings(buf, x), true
 	case []any:
 		buf = binary.AppendUvarint(append(buf, 'a'), uint64(len(x)))
-		ok := true
 		for _, e := range x {
+			var ok bool
 			if buf, ok = appendGo(buf, e, depth+1); !ok {
 				return buf, false
 			}
 		}
 		return buf, true
 	case map[string]any:
-		if x == nil {
-			return append(buf, 'n'), true
-		}
-		buf = binary.AppendUvarint(append(buf, 'o'), uint64(len(x)))
-		ok := true
-		for _, k := range slices.Sorted(maps.Keys(x)) {
-			if buf, ok = appendGo(appendBytes(append(buf, 's'), k), x[k], depth+1); !ok {
-				return buf, false
-			}
-		}
-		return buf, true
+		return encMap(buf, x, func(b []byte, e any) ([]byte, bool) { return appendGo(b, e, depth+1) })
+	case map[string]string:
+		return encMap(buf, x, func(b []byte, e string) ([]byte, bool) { return encString(b, e), true })
+	case map[string]bool:
+		return encMap(buf, x, func(b []byte, e bool) ([]byte, bool) { return encBool(b, e), true })
 	}
-	return buf, false
+	return appendCanonical(buf, anyValue(v))
+}
+
+// encNumber appends a number as anyValue converts it.
+func encNumber(buf []byte, v any) []byte {
+	var scratch [32]byte
+	var text []byte
+	switch x := v.(type) {
+	case json.Number: // as numberValue, without boxing the result
+		if _, err := ast.NumberChecked(string(x)); err != nil || !isJSONNumber(string(x)) {
+			return append(buf, 'n')
+		}
+		return appendBytes(append(buf, 'd'), string(x))
+	case float64:
+		text = strconv.AppendFloat(scratch[:0], x, 'g', -1, 64)
+	case int:
+		text = strconv.AppendInt(scratch[:0], int64(x), 10)
+	case int64:
+		text = strconv.AppendInt(scratch[:0], x, 10)
+	}
+	return append(binary.AppendUvarint(append(buf, 'd'), uint64(len(text))), text...)
+}
+
+// encMap appends an object of string keys: null when m is nil (as
+// anyValue converts a nil map), else its members in key order.
+func encMap[V any](buf []byte, m map[string]V, enc func([]byte, V) ([]byte, bool)) ([]byte, bool) {
+	if m == nil {
+		return append(buf, 'n'), true
+	}
+	var small [16]string // claims and arguments are small: sort on the stack
+	keys := small[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	buf = binary.AppendUvarint(append(buf, 'o'), uint64(len(m)))
+	for _, k := range keys {
+		var ok bool
+		if buf, ok = enc(encString(buf, k), m[k]); !ok {
+			return buf, false
+		}
+	}
+	return buf, true
+}
+
+// anyAt appends what path[i:] denotes in the Go value v (see appendAt):
+// maps are objects, every other value anyValue converts to a non-object
+// ends the walk.
+func anyAt(buf []byte, v any, path ast.Ref, i, depth int) ([]byte, bool) {
+	if i == len(path) {
+		return appendGo(append(buf, 'v'), v, depth)
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if x != nil {
+			return memberAt(buf, x, path, i, depth)
+		}
+	case map[string]string:
+		if x != nil {
+			return memberAt(buf, x, path, i, depth)
+		}
+	case map[string]bool:
+		if x != nil {
+			return memberAt(buf, x, path, i, depth)
+		}
+	case nil, bool, string, json.Number, float64, int, int64, []string, []any:
+	default:
+		return appendAt(buf, anyValue(v), path, i)
+	}
+	return appendGo(leafAt(buf, path, i), v, depth)
+}
+
+// memberAt walks on from a map's member path[i] (absent unless a string
+// key the map has).
+func memberAt[V any](buf []byte, m map[string]V, path ast.Ref, i, depth int) ([]byte, bool) {
+	k, ok := path[i].Value.(ast.String)
+	if !ok {
+		return absentAt(buf, i), true
+	}
+	e, ok := m[string(k)]
+	if !ok {
+		return absentAt(buf, i), true
+	}
+	return anyAt(buf, e, path, i+1, depth+1)
 }
 
 // maxPooledKey bounds the key buffers kept for reuse.
@@ -215,20 +227,19 @@ func (m *memo) get(key string) (*ast.Term, bool) {
 // put keeps a well-formed result.
 func (m *memo) put(key string, t *ast.Term) { m.cache.Add(key, t) }
 
-// appendAt appends the canonical form of what path denotes in v: the
+// appendAt appends the canonical form of what path[i:] denotes in v: the
 // value there, "absent" where a key is missing, or the whole value where
 // the path meets a non-object (a reference into an array, string or set
-// then sees no more than that value).
-func appendAt(buf []byte, v ast.Value, path ast.Ref) ([]byte, bool) {
-	for i, k := range path {
+// then sees no more than that value). Positions count from path[0].
+func appendAt(buf []byte, v ast.Value, path ast.Ref, i int) ([]byte, bool) {
+	for ; i < len(path); i++ {
 		obj, ok := v.(ast.Object)
 		if !ok {
-			buf = binary.AppendUvarint(append(buf, 'w'), uint64(i))
-			return appendCanonical(buf, v)
+			return appendCanonical(leafAt(buf, path, i), v)
 		}
-		t := obj.Get(k)
+		t := obj.Get(path[i])
 		if t == nil {
-			return binary.AppendUvarint(append(buf, 'x'), uint64(i)), true
+			return absentAt(buf, i), true
 		}
 		v = t.Value
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -33,9 +34,6 @@ func TestDecisionCacheDefaultBundleProjection(t *testing.T) {
 	if !st.On {
 		t.Fatalf("decision cache off for the default bundle: %s", st.Reason)
 	}
-	if got, want := e.cur.Load().memo.skip, (skipped{headers: true, arguments: true, request: true}); got != want {
-		t.Errorf("skipped %+v; want %+v", got, want)
-	}
 	for _, want := range []string{"input.principal.sub", "input.principal.claims", "input.mcp.method", "input.tool.arguments_valid"} {
 		if !slices.Contains(st.Paths, want) {
 			t.Errorf("paths %v lack %s", st.Paths, want)
@@ -46,33 +44,6 @@ func TestDecisionCacheDefaultBundleProjection(t *testing.T) {
 			if p == never || strings.HasPrefix(p, never+".") {
 				t.Errorf("paths %v include %s", st.Paths, p)
 			}
-		}
-	}
-}
-
-// TestSkippedFields: the key's value leaves out a costly field only when no
-// path reads it, a part of it, or a document containing it.
-func TestSkippedFields(t *testing.T) {
-	refs := func(ss ...string) []ast.Ref {
-		var out []ast.Ref
-		for _, s := range ss {
-			out = append(out, ast.MustParseRef(s))
-		}
-		return out
-	}
-	tests := []struct {
-		paths []ast.Ref
-		want  skipped
-	}{
-		{refs("input.mcp.method", "input.principal.sub"), skipped{headers: true, arguments: true, request: true, claims: true}},
-		{refs("input.http"), skipped{arguments: true, request: true, claims: true}},
-		{refs("input.http.headers.foo", "input.mcp.arguments"), skipped{request: true, claims: true}},
-		{refs("input.request.time", "input.principal.claims[\"tenant\"]"), skipped{headers: true, arguments: true}},
-		{refs("input.principal"), skipped{headers: true, arguments: true, request: true}},
-	}
-	for _, tt := range tests {
-		if got := skippedFor(tt.paths); got != tt.want {
-			t.Errorf("skippedFor(%v) = %+v; want %+v", tt.paths, got, tt.want)
 		}
 	}
 }
@@ -400,32 +371,40 @@ func TestCanonicalKeyOrderIndependent(t *testing.T) {
 	}
 }
 
-// TestGoClaimsKey: claims encoded from Go values are order-independent,
-// tell different claims apart, and refuse a type they do not know.
-func TestGoClaimsKey(t *testing.T) {
+// TestGoValueKey: Go values encode as their AST value does (numbers by
+// the text anyValue gives them, 1 and 1.0 apart, float64 1 and the JSON
+// number 1 alike), map order does not matter, and different values encode
+// differently.
+func TestGoValueKey(t *testing.T) {
 	enc := func(v any) string {
 		b, ok := appendGo(nil, v, 0)
 		if !ok {
-			return "refused"
+			t.Fatalf("appendGo(%v) refused", v)
+		}
+		if want, _ := appendCanonical(nil, anyValue(v)); string(b) != string(want) {
+			t.Fatalf("appendGo(%#v) = %q; appendCanonical(anyValue) = %q", v, b, want)
 		}
 		return string(b)
 	}
 	a := map[string]any{"sub": "a", "n": json.Number("1"), "r": []any{"x", true, nil}, "o": map[string]any{"k": 1.5}}
-	same := map[string]any{"o": map[string]any{"k": 1.5}, "r": []any{"x", true, nil}, "n": json.Number("1"), "sub": "a"}
+	same := map[string]any{"o": map[string]any{"k": json.Number("1.5")}, "r": []any{"x", true, nil}, "n": 1, "sub": "a"}
 	if enc(a) != enc(same) {
-		t.Errorf("equal claims encode differently")
+		t.Errorf("equal values encode differently")
 	}
 	seen := map[string]any{}
 	for _, v := range []any{a, map[string]any{"sub": "a"}, map[string]any{"sub": "b"}, map[string]any{"sub": json.Number("1")},
-		map[string]any{"sub": 1.0}, map[string]any{"sub": []any{"a"}}, map[string]any{"su": "ba"}, map[string]any{"sub": nil},
-		map[string]any{"sub": false}, map[string]any{}, nil} {
+		map[string]any{"sub": json.Number("1.0")}, map[string]any{"sub": []any{"a"}}, map[string]any{"su": "ba"},
+		map[string]any{"sub": nil}, map[string]any{"sub": false}, map[string]any{}, map[string]any{"sub": map[string]string{}},
+		map[string]any{"sub": time.Unix(1, 0).UTC()}, map[string]any{"sub": struct{ A int }{1}}} {
 		k := enc(v)
 		if prev, dup := seen[k]; dup {
 			t.Errorf("%v and %v encode alike", prev, v)
 		}
 		seen[k] = v
 	}
-	if enc(map[string]any{"t": struct{}{}}) != "refused" {
-		t.Errorf("an unknown claim type was encoded")
+	for _, null := range []any{nil, map[string]any(nil), []string(nil), map[string]string(nil), json.Number("x")} {
+		if enc(null) != "n" {
+			t.Errorf("appendGo(%#v) = %q; want null", null, enc(null))
+		}
 	}
 }

@@ -50,8 +50,26 @@ func respond(v *view, o outcome) *authv3.CheckResponse {
 	return denyResponse(o)
 }
 
+// allowParts are the messages of an allow, allocated together.
+type allowParts struct {
+	resp   authv3.CheckResponse
+	status status.Status
+	oneof  authv3.CheckResponse_OkResponse
+	ok     authv3.OkHttpResponse
+}
+
+// denyParts are the messages of a deny, allocated together.
+type denyParts struct {
+	resp   authv3.CheckResponse
+	status status.Status
+	oneof  authv3.CheckResponse_DeniedResponse
+	denied authv3.DeniedHttpResponse
+	http   typev3.HttpStatus
+}
+
 func allowResponse(v *view, o outcome) *authv3.CheckResponse {
-	ok := &authv3.OkHttpResponse{}
+	p := &allowParts{}
+	ok := &p.ok
 	var md *structpb.Struct
 	if d := o.decision; d != nil {
 		ok.Headers = headerOptions(d.UpstreamHeaders, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD)
@@ -74,12 +92,11 @@ func allowResponse(v *view, o outcome) *authv3.CheckResponse {
 	if o.nonce != "" {
 		ok.ResponseHeadersToAdd = withNonce(ok.ResponseHeadersToAdd, o.nonce)
 	}
-	md = withHandoff(md, o.input, o.connVersions)
-	return &authv3.CheckResponse{
-		Status:          &status.Status{Code: int32(codes.OK)},
-		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
-		DynamicMetadata: md,
-	}
+	p.status.Code = int32(codes.OK)
+	p.oneof.OkResponse = ok
+	p.resp.Status, p.resp.HttpResponse = &p.status, &p.oneof
+	p.resp.DynamicMetadata = withHandoff(md, o.input, o.connVersions)
+	return &p.resp
 }
 
 // withNonce sets DPoP-Nonce among the response headers, replacing any the
@@ -149,14 +166,14 @@ func denyResponse(o outcome) *authv3.CheckResponse {
 	if o.status == 401 {
 		code = codes.Unauthenticated
 	}
-	return &authv3.CheckResponse{
-		Status: &status.Status{Code: int32(code), Message: o.reason},
-		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
-			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(o.status)},
-			Headers: headerOptions(hdrs, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD),
-			Body:    body,
-		}},
-	}
+	p := &denyParts{}
+	p.status.Code, p.status.Message = int32(code), o.reason
+	p.http.Code = typev3.StatusCode(o.status)
+	p.denied.Status, p.denied.Body = &p.http, body
+	p.denied.Headers = headerOptions(hdrs, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD)
+	p.oneof.DeniedResponse = &p.denied
+	p.resp.Status, p.resp.HttpResponse = &p.status, &p.oneof
+	return &p.resp
 }
 
 // rpcErrorBody writes the JSON-RPC error with the id echoed byte-exact.
@@ -312,9 +329,21 @@ func withHandoff(md *structpb.Struct, in *policy.Input, injected map[string]stri
 	if err != nil {
 		return md // the processor refuses a response without a handoff
 	}
+	hv := &handoffValue{}
+	hv.str.StringValue = enc
+	hv.value.Kind = &hv.str
 	if md == nil {
-		md = &structpb.Struct{Fields: map[string]*structpb.Value{}}
+		md = &hv.md
+		md.Fields = make(map[string]*structpb.Value, 1)
 	}
-	md.Fields[policy.HandoffKey] = structpb.NewStringValue(enc)
+	md.Fields[policy.HandoffKey] = &hv.value
 	return md
+}
+
+// handoffValue is the handoff's metadata (when the policy set none) and
+// its string value, allocated together.
+type handoffValue struct {
+	md    structpb.Struct
+	value structpb.Value
+	str   structpb.Value_StringValue
 }

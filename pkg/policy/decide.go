@@ -80,10 +80,10 @@ func (e *Engine) decideOn(ctx context.Context, snap *snapshot, in *Input, tracer
 	}
 	key, memoOK := snap.keyOf(in, tracer)
 	if memoOK {
-		if t, hit := snap.memo.get(key); hit {
-			d, err := decodeDecision(t.Value) // a fresh Decision: callers may change its maps
+		if d, hit := snap.memo.get(key); hit { // a copy: callers may change its maps
 			meta.Cached = true
-			return withMeta(d, err, snap, meta)
+			d.Meta = meta
+			return d, nil
 		}
 	}
 	t, err := snap.eval(ctx, inputValue(in), now, tracer)
@@ -92,7 +92,7 @@ func (e *Engine) decideOn(ctx context.Context, snap *snapshot, in *Input, tracer
 	}
 	d, err := decodeDecision(t.Value)
 	if err == nil && memoOK {
-		snap.memo.put(key, t)
+		snap.memo.put(key, d)
 	}
 	return withMeta(d, err, snap, meta)
 }

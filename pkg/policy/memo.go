@@ -20,11 +20,12 @@ const maxKeyBytes = 4 << 10
 // memo is one revision's decision cache: the policy's result per exact
 // value of the part of the input it can read (inputReads). It lives in the
 // revision's snapshot, so a new revision starts empty and a key never
-// crosses revisions. It holds results only: an evaluation error, a
-// deadline or a malformed decision is never kept.
+// crosses revisions. It holds decoded decisions only: an evaluation error,
+// a deadline or a malformed decision is never kept. Keeping the decoded
+// Decision (not the policy's AST result) spares a hit the decoding.
 type memo struct {
 	paths  []ast.Ref
-	cache  *lru.Cache[string, *ast.Term]
+	cache  *lru.Cache[string, Decision]
 	hits   atomic.Uint64
 	misses atomic.Uint64
 }
@@ -40,7 +41,7 @@ func newMemo(c *ast.Compiler, size int) (*memo, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache, err := lru.New[string, *ast.Term](size)
+	cache, err := lru.New[string, Decision](size)
 	if err != nil {
 		return nil, err
 	}
@@ -213,19 +214,20 @@ func (s *snapshot) keyOf(in *Input, tracer topdown.QueryTracer) (string, bool) {
 	return k, ok
 }
 
-// get returns the kept result of key.
-func (m *memo) get(key string) (*ast.Term, bool) {
-	t, ok := m.cache.Get(key)
-	if ok {
-		m.hits.Add(1)
-	} else {
+// get returns a copy of the decision kept for key (see Decision.clone).
+func (m *memo) get(key string) (Decision, bool) {
+	d, ok := m.cache.Get(key)
+	if !ok {
 		m.misses.Add(1)
+		return Decision{}, false
 	}
-	return t, ok
+	m.hits.Add(1)
+	return d.clone(), true
 }
 
-// put keeps a well-formed result.
-func (m *memo) put(key string, t *ast.Term) { m.cache.Add(key, t) }
+// put keeps a copy of a well-formed decision, so that the caller's
+// changes to d never reach a hit.
+func (m *memo) put(key string, d Decision) { m.cache.Add(key, d.clone()) }
 
 // appendAt appends the canonical form of what path[i:] denotes in v: the
 // value there, "absent" where a key is missing, or the whole value where

@@ -239,3 +239,25 @@ func TestHeaderOptionsDifferential(t *testing.T) {
 		}
 	}
 }
+
+// TestInputHeadersDifferential: the input's headers are the reference
+// headers without pseudo-headers and credentials, repeats joined with ", ".
+func TestInputHeadersDifferential(t *testing.T) {
+	extra := []*corev3.HeaderValue{{Key: "X-Repeat", RawValue: []byte("1")}, {Key: "x-repeat", RawValue: []byte("2")},
+		{Key: "Cookie", RawValue: []byte("c")}, {Key: "dpop", RawValue: []byte("p")}, {Key: "Proxy-Authorization", RawValue: []byte("b")}}
+	for i, req := range mixRequests(t) {
+		for _, r := range []*authv3.CheckRequest{req, asHeaderMap(req, extra...)} {
+			want := map[string]string{}
+			for k, vals := range headersOfReference(r.GetAttributes().GetRequest().GetHttp()) {
+				if !strings.HasPrefix(k, ":") && !credentialHeaders[k] {
+					want[k] = strings.Join(vals, ", ")
+				}
+			}
+			var v view
+			v.fill(r)
+			if got := inputHeaders(&v); !reflect.DeepEqual(got, want) {
+				t.Fatalf("mix[%d]: inputHeaders = %v; want %v", i, got, want)
+			}
+		}
+	}
+}

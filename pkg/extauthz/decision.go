@@ -43,14 +43,24 @@ func (s *Server) input(v *view, h hop.Hop, msg *mcp.Message, rev mcp.Revision, p
 // inputHeaders are the request headers without pseudo-headers and
 // credentials, repeated values joined with ", ".
 func inputHeaders(v *view) map[string]string {
-	out := make(map[string]string, len(v.headers.names))
-	for k, vals := range v.headers.all() {
-		if strings.HasPrefix(k, ":") || credentialHeaders[k] {
-			continue
+	n := 0
+	for k := range v.headers.all() {
+		if inputHeader(k) {
+			n++
 		}
-		out[k] = strings.Join(vals, ", ")
+	}
+	out := make(map[string]string, n) // sized exactly: half the table of len(names)
+	for k, vals := range v.headers.all() {
+		if inputHeader(k) {
+			out[k] = strings.Join(vals, ", ")
+		}
 	}
 	return out
+}
+
+// inputHeader reports whether a header reaches the input.
+func inputHeader(name string) bool {
+	return !strings.HasPrefix(name, ":") && !credentialHeaders[name]
 }
 
 // fromDecision turns a policy decision into an outcome.

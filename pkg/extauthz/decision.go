@@ -63,15 +63,15 @@ func inputHeader(name string) bool {
 	return !strings.HasPrefix(name, ":") && !credentialHeaders[name]
 }
 
-// fromDecision turns a policy decision into an outcome.
-func (s *Server) fromDecision(d policy.Decision, msg *mcp.Message, h hop.Hop) outcome {
+// fromDecision turns a policy decision into an outcome that points to d.
+func (s *Server) fromDecision(d *policy.Decision, msg *mcp.Message, h hop.Hop) outcome {
 	if err := checkDecisionHeaders(d); err != nil {
 		return s.fail(denial.New(denial.PolicyError, err), msg.ID, h)
 	}
 	if d.Allow {
-		return outcome{allow: true, reason: d.Reason, decision: &d}
+		return outcome{allow: true, reason: d.Reason, decision: d}
 	}
-	o := outcome{reason: d.Reason, status: d.HTTPStatus, decision: &d, id: msg.ID}
+	o := outcome{reason: d.Reason, status: d.HTTPStatus, decision: d, id: msg.ID}
 	if o.status == 0 {
 		o.status = 403
 		if msg.Kind == mcp.KindRequest {
@@ -91,7 +91,7 @@ func (s *Server) fromDecision(d policy.Decision, msg *mcp.Message, h hop.Hop) ou
 			o.rpcCode = d.RPCError.Code
 		}
 	}
-	if s.toolResultDeny(o, d, msg) {
+	if s.toolResultDeny(o, *d, msg) {
 		o.toolRes, o.status = true, 200
 		return o
 	}
@@ -106,7 +106,7 @@ func (s *Server) fromDecision(d policy.Decision, msg *mcp.Message, h hop.Hop) ou
 
 // checkDecisionHeaders applies the policy decoder's header rule at the
 // boundary that writes headers to Envoy, for any Decider.
-func checkDecisionHeaders(d policy.Decision) error {
+func checkDecisionHeaders(d *policy.Decision) error {
 	for _, m := range []map[string]string{d.UpstreamHeaders, d.ResponseHeaders} {
 		for k, v := range m {
 			if !policy.ValidHeaderName(k) || !policy.ValidHeaderValue(v) {

@@ -281,12 +281,12 @@ func (s *Server) authorize(ctx context.Context, v *view, t *trail, h hop.Hop, ms
 	pctx, timer := s.stage(ctx, t, stagePolicy)
 	d, err := s.decider.Decide(pctx, t.in)
 	timer.end()
-	t.meta = d.Meta
+	t.meta, t.decision = d.Meta, d // the outcome points to t.decision: no copy of its own
 	in := t.in
 	if err != nil {
 		return s.fail(err, msg.ID, h)
 	}
-	o := s.limit(ctx, s.afterDecision(ctx, s.fromDecision(d, msg, h), facts, msg, rev, p, h), v, t, h)
+	o := s.limit(ctx, s.afterDecision(ctx, s.fromDecision(&t.decision, msg, h), facts, msg, rev, p, h), v, t, h)
 	o.input = in // the handoff of an allow (shadow mode allows policy denials too)
 	if !o.allow {
 		return o

@@ -43,6 +43,7 @@ type trail struct {
 	p        *identity.Principal
 	in       *policy.Input
 	meta     policy.Meta
+	decision policy.Decision  // the policy's decision, once asked
 	limits   ratelimit.Result // the rate limits counted (none: zero)
 	limitsAt time.Time        // when they were counted
 	shadow   bool             // shadow mode applied to this Check

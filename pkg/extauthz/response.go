@@ -265,14 +265,62 @@ func metadata(m map[string]any) *structpb.Struct {
 	return s
 }
 
-// structOf is structpb.NewStruct reading json.Number as float64.
+// structOf is structpb.NewStruct reading json.Number as float64. A first
+// pass counts the values so that the Values and their string and number
+// kinds come from three slices instead of two allocations per value (the
+// response is built per Check; the Values are owned by that response only).
 func structOf(m map[string]any) (*structpb.Struct, error) {
+	var c pbCount
+	c.object(m)
+	sl := pbSlab{
+		vals: make([]structpb.Value, c.vals),
+		strs: make([]structpb.Value_StringValue, c.strs),
+		nums: make([]structpb.Value_NumberValue, c.nums),
+	}
+	return sl.structOf(m)
+}
+
+// pbCount counts what a pbSlab hands out for a value tree.
+type pbCount struct{ vals, strs, nums int }
+
+func (c *pbCount) object(m map[string]any) {
+	for _, e := range m {
+		c.value(e)
+	}
+}
+
+func (c *pbCount) value(v any) {
+	switch t := v.(type) {
+	case string:
+		c.vals, c.strs = c.vals+1, c.strs+1
+	case json.Number:
+		c.vals, c.nums = c.vals+1, c.nums+1
+	case map[string]any:
+		c.vals++
+		c.object(t)
+	case []any:
+		c.vals++
+		for _, e := range t {
+			c.value(e)
+		}
+	}
+}
+
+// pbSlab hands out Values and kind wrappers sized by a pbCount; other
+// kinds (bool, null, Go types the decoder never yields) take structpb.NewValue.
+type pbSlab struct {
+	vals []structpb.Value
+	strs []structpb.Value_StringValue
+	nums []structpb.Value_NumberValue
+}
+
+func (sl *pbSlab) structOf(m map[string]any) (*structpb.Struct, error) {
 	out := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(m))}
 	for k, e := range m {
 		if !utf8.ValidString(k) {
 			return nil, fmt.Errorf("invalid UTF-8 in string: %q", k)
 		}
-		v, err := structValue(e)
+		v, err := sl.value(e)
 		if err != nil {
 			return nil, err
 		}
@@ -281,30 +329,57 @@ func structOf(m map[string]any) (*structpb.Struct, error) {
 	return out, nil
 }
 
-// structValue is structpb.NewValue reading json.Number as float64.
-func structValue(v any) (*structpb.Value, error) {
+// next is the next Value of the slab; the caller sets its Kind.
+func (sl *pbSlab) next() *structpb.Value {
+	v := &sl.vals[0]
+	sl.vals = sl.vals[1:]
+	return v
+}
+
+func (sl *pbSlab) value(v any) (*structpb.Value, error) {
 	switch t := v.(type) {
+	case string:
+		if !utf8.ValidString(t) {
+			return nil, fmt.Errorf("invalid UTF-8 in string: %q", t)
+		}
+		s := &sl.strs[0]
+		sl.strs, s.StringValue = sl.strs[1:], t
+		val := sl.next()
+		val.Kind = s
+		return val, nil
 	case json.Number:
 		f, _ := t.Float64() // out of range: ±Inf, as before
-		return structpb.NewNumberValue(f), nil
+		n := &sl.nums[0]
+		sl.nums, n.NumberValue = sl.nums[1:], f
+		val := sl.next()
+		val.Kind = n
+		return val, nil
 	case map[string]any:
-		s, err := structOf(t)
+		val := sl.next()
+		s, err := sl.structOf(t)
 		if err != nil {
 			return nil, err
 		}
-		return structpb.NewStructValue(s), nil
+		val.Kind = &structpb.Value_StructValue{StructValue: s}
+		return val, nil
 	case []any:
-		l := &structpb.ListValue{Values: make([]*structpb.Value, len(t))}
-		for i, e := range t {
-			ev, err := structValue(e)
-			if err != nil {
-				return nil, err
-			}
-			l.Values[i] = ev
-		}
-		return structpb.NewListValue(l), nil
+		return sl.list(t)
 	}
 	return structpb.NewValue(v)
+}
+
+func (sl *pbSlab) list(t []any) (*structpb.Value, error) {
+	val := sl.next()
+	l := &structpb.ListValue{Values: make([]*structpb.Value, len(t))}
+	for i, e := range t {
+		ev, err := sl.value(e)
+		if err != nil {
+			return nil, err
+		}
+		l.Values[i] = ev
+	}
+	val.Kind = &structpb.Value_ListValue{ListValue: l}
+	return val, nil
 }
 
 // validStatus reports whether Envoy's StatusCode enum defines code.

@@ -121,8 +121,12 @@ func PathOnly(p string) string {
 
 func normHost(h string) string {
 	h = strings.ToLower(h)
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		return host
+	// Without a colon net.SplitHostPort can only fail (missing port), and
+	// its error costs an allocation per request: go straight to the trim.
+	if strings.IndexByte(h, ':') >= 0 {
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			return host
+		}
 	}
 	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 }

@@ -1,6 +1,10 @@
 package hop
 
-import "testing"
+import (
+	"net"
+	"strings"
+	"testing"
+)
 
 func TestResolve(t *testing.T) {
 	tab := New([]Hop{
@@ -89,4 +93,36 @@ func TestResolveMixedPinning(t *testing.T) {
 			t.Errorf("%s: Resolve(%q, dest %q) = %q, %v; want %q", tc.name, tc.host, tc.dest, got, ok, tc.want)
 		}
 	}
+}
+
+// normHostReference is normHost before the no-colon fast path.
+func normHostReference(h string) string {
+	h = strings.ToLower(h)
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		return host
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+}
+
+var normHostCases = []string{"", "a", "A.Example", "a:1", "a:", ":", "[::1]", "[::1]:8443", "[a]", "[A]:x", "::1", "a:b:c", "[", "]", "x]", "[x", "MCP.EXAMPLE.COM:443"}
+
+// TestNormHostDifferential: the fast path answers as the reference.
+func TestNormHostDifferential(t *testing.T) {
+	for _, h := range normHostCases {
+		if got, want := normHost(h), normHostReference(h); got != want {
+			t.Errorf("normHost(%q) = %q; want %q", h, got, want)
+		}
+	}
+}
+
+// FuzzNormHost: any host header.
+func FuzzNormHost(f *testing.F) {
+	for _, h := range normHostCases {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		if got, want := normHost(h), normHostReference(h); got != want {
+			t.Fatalf("normHost(%q) = %q; want %q", h, got, want)
+		}
+	})
 }

@@ -228,7 +228,7 @@ func merged(ours, theirs map[string]string) map[string]string {
 }
 
 // headerOptions turns a map into sorted HeaderValueOptions. The options
-// and their headers are each allocated as one array.
+// and their headers are allocated as one array.
 func headerOptions(h map[string]string, action corev3.HeaderValueOption_HeaderAppendAction) []*corev3.HeaderValueOption {
 	if len(h) == 0 {
 		return nil
@@ -239,13 +239,18 @@ func headerOptions(h map[string]string, action corev3.HeaderValueOption_HeaderAp
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	opts := make([]corev3.HeaderValueOption, len(keys))
-	hvs := make([]corev3.HeaderValue, len(keys))
+	// Each option and its header share one element: two allocations in all.
+	type pair struct {
+		opt corev3.HeaderValueOption
+		hv  corev3.HeaderValue
+	}
+	pairs := make([]pair, len(keys))
 	out := make([]*corev3.HeaderValueOption, len(keys))
 	for i, k := range keys {
-		hvs[i].Key, hvs[i].Value = k, h[k]
-		opts[i].Header, opts[i].AppendAction = &hvs[i], action
-		out[i] = &opts[i]
+		p := &pairs[i]
+		p.hv.Key, p.hv.Value = k, h[k]
+		p.opt.Header, p.opt.AppendAction = &p.hv, action
+		out[i] = &p.opt
 	}
 	return out
 }

@@ -86,13 +86,22 @@ func (s *Server) rateLimited(st ratelimit.Status, msg *mcp.Message) outcome {
 // limit: its policy (quota q over window w seconds) and its state
 // (r remaining, t seconds until whole again).
 func rateHeaders(st ratelimit.Status) map[string]string {
-	name := strconv.Quote(st.Limit.Name) // snake_case: a valid sf-string
-	return map[string]string{
-		"ratelimit-policy": name + ";q=" + strconv.FormatInt(st.Limit.Quota, 10) +
-			";w=" + strconv.FormatInt(ceilSeconds(st.Limit.Window, 1), 10),
-		"ratelimit": name + ";r=" + strconv.FormatInt(st.Remaining, 10) +
-			";t=" + strconv.FormatInt(ceilSeconds(st.Reset, 0), 10),
-	}
+	// Both values are built in one buffer and converted once; each header
+	// is a slice of that string.
+	var stack [192]byte
+	b := strconv.AppendQuote(stack[:0], st.Limit.Name) // snake_case: a valid sf-string
+	b = append(b, ";q="...)
+	b = strconv.AppendInt(b, st.Limit.Quota, 10)
+	b = append(b, ";w="...)
+	b = strconv.AppendInt(b, ceilSeconds(st.Limit.Window, 1), 10)
+	mid := len(b)
+	b = strconv.AppendQuote(b, st.Limit.Name)
+	b = append(b, ";r="...)
+	b = strconv.AppendInt(b, st.Remaining, 10)
+	b = append(b, ";t="...)
+	b = strconv.AppendInt(b, ceilSeconds(st.Reset, 0), 10)
+	all := string(b)
+	return map[string]string{"ratelimit-policy": all[:mid], "ratelimit": all[mid:]}
 }
 
 // ceilSeconds rounds d up to whole seconds, at least lo.

@@ -89,6 +89,9 @@ func (e *Engine) decideOn(ctx context.Context, snap *snapshot, in *Input, tracer
 	// loaded server's CPU.
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
+	if err := ctx.Err(); err != nil { // OPA notices a cancelled context only asynchronously
+		return Decision{Meta: meta}, denial.New(denial.Deadline, fmt.Errorf("before evaluation: %w", err))
+	}
 	t, err := snap.eval(ctx, inputValue(in), now, tracer)
 	if err != nil {
 		return Decision{Meta: meta}, err

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	mcpauthzv1 "github.com/mcp-authz/mcp-authz/proto/mcpauthz/v1"
+
+	"github.com/mcp-authz/mcp-authz/pkg/jsonesc"
 )
 
 // The line format's encoder. protojson walks the record by reflection and
@@ -354,29 +356,9 @@ func appendJSONString(b []byte, s string) (out []byte, ok bool) {
 			i++
 			continue
 		}
-		b = appendEscape(append(b, s[start:i]...), c)
+		b = jsonesc.AppendByte(append(b, s[start:i]...), c)
 		i++
 		start = i
 	}
 	return append(append(b, s[start:]...), '"'), true
-}
-
-// appendEscape writes the escape of an ASCII byte that needs one.
-func appendEscape(b []byte, c byte) []byte {
-	const hex = "0123456789abcdef"
-	switch c {
-	case '"', '\\':
-		return append(b, '\\', c)
-	case '\b':
-		return append(b, '\\', 'b')
-	case '\f':
-		return append(b, '\\', 'f')
-	case '\n':
-		return append(b, '\\', 'n')
-	case '\r':
-		return append(b, '\\', 'r')
-	case '\t':
-		return append(b, '\\', 't')
-	}
-	return append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/mcp-authz/mcp-authz/pkg/jsonesc"
 )
 
 // The handoff is encoded on every allow. encoding/json reaches each field
@@ -387,8 +389,6 @@ func plainJSON(raw []byte) bool {
 	return json.Valid(raw)
 }
 
-const hexDigits = "0123456789abcdef"
-
 // appendString writes s as a JSON string the way encoding/json does with
 // HTML escaping on.
 func appendString(b []byte, s string) []byte {
@@ -401,7 +401,7 @@ func appendString(b []byte, s string) []byte {
 				i++
 				continue
 			}
-			b = appendEscaped(append(b, s[start:i]...), c)
+			b = jsonesc.AppendByte(append(b, s[start:i]...), c)
 			i++
 			start = i
 			continue
@@ -411,7 +411,7 @@ func appendString(b []byte, s string) []byte {
 		case r == utf8.RuneError && size == 1:
 			b = append(append(b, s[start:i]...), `\ufffd`...)
 		case r == '\u2028' || r == '\u2029':
-			b = append(append(b, s[start:i]...), '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			b = append(append(b, s[start:i]...), '\\', 'u', '2', '0', '2', jsonesc.Hex(byte(r)))
 		default:
 			i += size
 			continue
@@ -425,23 +425,4 @@ func appendString(b []byte, s string) []byte {
 // htmlSafe reports whether an ASCII byte goes into a JSON string as is.
 func htmlSafe(c byte) bool {
 	return c >= ' ' && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-}
-
-// appendEscaped writes the escape of an ASCII byte that is not htmlSafe.
-func appendEscaped(b []byte, c byte) []byte {
-	switch c {
-	case '\\', '"':
-		return append(b, '\\', c)
-	case '\b':
-		return append(b, '\\', 'b')
-	case '\f':
-		return append(b, '\\', 'f')
-	case '\n':
-		return append(b, '\\', 'n')
-	case '\r':
-		return append(b, '\\', 'r')
-	case '\t':
-		return append(b, '\\', 't')
-	}
-	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/mcp-authz/mcp-authz/pkg/jsonesc"
 )
 
 // encoder appends the canonical form of generic values to buf.
@@ -234,25 +236,9 @@ func (e *encoder) str(s string) error {
 	return nil
 }
 
-const hexDigits = "0123456789abcdef"
-
 func appendASCII(b []byte, c byte) []byte {
-	switch c {
-	case '"', '\\':
-		return append(b, '\\', c)
-	case '\b':
-		return append(b, '\\', 'b')
-	case '\f':
-		return append(b, '\\', 'f')
-	case '\n':
-		return append(b, '\\', 'n')
-	case '\r':
-		return append(b, '\\', 'r')
-	case '\t':
-		return append(b, '\\', 't')
-	}
-	if c < 0x20 {
-		return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+	if c == '"' || c == '\\' || c < 0x20 {
+		return jsonesc.AppendByte(b, c)
 	}
 	return append(b, c)
 }

@@ -261,3 +261,32 @@ func TestInputHeadersDifferential(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHeadersOf: any header lines ("name:value" per line) as header_map
+// and as the headers map give the reference's headers, and an append to one
+// name's values never reaches another's.
+func FuzzHeadersOf(f *testing.F) {
+	f.Add("a:1\nA:2\nb:\nc:3")
+	f.Add("x-repeat:1\nX-REPEAT:2\n:authority:h\ncontent-type:application/json")
+	f.Fuzz(func(t *testing.T, lines string) {
+		hm, flat := &corev3.HeaderMap{}, map[string]string{}
+		for _, line := range strings.Split(lines, "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			hm.Headers = append(hm.Headers, &corev3.HeaderValue{Key: k, RawValue: []byte(v)})
+			flat[strings.ToLower(k)] = v // Envoy's map: one lower-case key each
+		}
+		for _, h := range []*authv3.AttributeContext_HttpRequest{{HeaderMap: hm}, {Headers: flat}} {
+			l, want := headersOf(h), headersOfReference(h)
+			for k := range want {
+				_ = append(l.get(k), "appended")
+			}
+			got := map[string][]string{}
+			for k, vals := range l.all() {
+				got[k] = vals
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("headersOf(%q) = %v; want %v", lines, got, want)
+			}
+		}
+	})
+}

@@ -11,7 +11,7 @@ import (
 
 // headerList is the request's headers: lower-case names sorted, a name
 // repeated once per value, its values in the order Envoy sent them. Two
-// arrays instead of a map of slices: built with two allocations, a
+// arrays (sharing one allocation) instead of a map of slices: a
 // lookup is a binary search, and a name's values are a slice of values.
 type headerList struct {
 	names  []string
@@ -51,13 +51,22 @@ func (h headerList) all() iter.Seq2[string, []string] {
 	}
 }
 
+// newHeaderList returns names and values of length n that share one
+// allocation; each is capped at n, so an append to either copies rather
+// than overwrite the other.
+func newHeaderList(n int) headerList {
+	buf := make([]string, 2*n)
+	return headerList{names: buf[:n:n], values: buf[n:]}
+}
+
 // headersOf prefers header_map (Envoy's encode_raw_headers), which keeps
 // repeated headers and raw bytes; the headers map joins repeats with ",".
 func headersOf(h *authv3.AttributeContext_HttpRequest) headerList {
 	if hm := h.GetHeaderMap().GetHeaders(); len(hm) > 0 {
 		return headerMapOf(hm)
 	}
-	l := headerList{names: make([]string, 0, len(h.GetHeaders())), values: make([]string, 0, len(h.GetHeaders()))}
+	l := newHeaderList(len(h.GetHeaders()))
+	l.names, l.values = l.names[:0], l.values[:0]
 	for k, val := range h.GetHeaders() {
 		l.names, l.values = append(l.names, strings.ToLower(k)), append(l.values, val)
 	}
@@ -78,7 +87,7 @@ func headerMapOf(hm []*corev3.HeaderValue) headerList {
 		raw.Write(hv.GetRawValue())
 	}
 	all, off := raw.String(), 0
-	l := headerList{names: make([]string, len(hm)), values: make([]string, len(hm))}
+	l := newHeaderList(len(hm))
 	for i, hv := range hm {
 		l.names[i] = strings.ToLower(hv.GetKey())
 		if rv := hv.GetRawValue(); len(rv) > 0 {

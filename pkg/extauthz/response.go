@@ -188,28 +188,48 @@ func rpcErrorBody(o outcome) string {
 	if o.rpcMessage != "" {
 		msg = o.rpcMessage
 	}
-	id := "null"
-	if len(o.id) > 0 {
-		id = string(o.id)
-	}
-	data := map[string]any{"reason": o.reason}
-	for k, v := range o.rpcData {
-		data[k] = v
-	}
 	m, _ := json.Marshal(msg)
-	d, _ := json.Marshal(data)
+	d, onlyReason := rpcErrorData(o)
 	var b strings.Builder
-	b.Grow(96 + len(id) + len(d))
+	b.Grow(112 + len(o.id) + len(m) + len(d))
 	b.WriteString(`{"jsonrpc":"2.0","id":`)
-	b.WriteString(id)
+	if len(o.id) > 0 {
+		b.Write(o.id)
+	} else {
+		b.WriteString("null")
+	}
 	b.WriteString(`,"error":{"code":`)
 	b.WriteString(strconv.Itoa(o.rpcCode))
 	b.WriteString(`,"message":`)
 	b.Write(m)
 	b.WriteString(`,"data":`)
-	b.Write(d)
+	if onlyReason {
+		b.WriteString(`{"reason":`)
+		b.Write(d)
+		b.WriteByte('}')
+	} else {
+		b.Write(d)
+	}
 	b.WriteString(`}}`)
 	return b.String()
+}
+
+// rpcErrorData is error.data: the reason and o.rpcData. With no rpcData
+// (nearly every deny) it returns only the reason's JSON string and true:
+// the caller writes {"reason":...} around it, the bytes json.Marshal gives
+// that one-key map (the same string encoding, HTML escapes included)
+// without building and sorting a map.
+func rpcErrorData(o outcome) ([]byte, bool) {
+	if len(o.rpcData) == 0 {
+		r, _ := json.Marshal(o.reason)
+		return r, true
+	}
+	data := map[string]any{"reason": o.reason}
+	for k, v := range o.rpcData {
+		data[k] = v
+	}
+	d, _ := json.Marshal(data)
+	return d, false
 }
 
 // merged returns ours with theirs added where ours has no value.

@@ -39,11 +39,15 @@ type PendingStore interface {
 // localPending is a bounded in-process PendingStore: the oldest entry
 // goes first when full, and entries expire after their TTL.
 type localPending struct {
-	mu    sync.Mutex
-	size  int
-	now   func() time.Time
-	byID  map[string]pendingEntry
-	order []string // ring of ids in insertion order
+	mu   sync.Mutex
+	size int
+	now  func() time.Time
+	byID map[string]pendingEntry
+	// order is the ring of ids in insertion order. It grows on demand up
+	// to size (then wraps at next): most deployments never report a cost,
+	// and a full-size ring up front is ~1.6 MB of pointers the GC scans on
+	// every cycle and that doubles into the heap target.
+	order []string
 	next  int
 }
 
@@ -56,18 +60,33 @@ func newLocalPending(size int, now func() time.Time) *localPending {
 	if size <= 0 {
 		size = DefaultPendingSize
 	}
-	return &localPending{size: size, now: now, byID: map[string]pendingEntry{}, order: make([]string, size)}
+	return &localPending{size: size, now: now, byID: map[string]pendingEntry{}}
+}
+
+// remember records id as the newest entry, evicting the oldest when the
+// ring is full.
+func (s *localPending) remember(id string) {
+	if len(s.order) < s.size {
+		if len(s.order) == cap(s.order) {
+			grown := make([]string, len(s.order), min(s.size, max(64, 2*cap(s.order))))
+			copy(grown, s.order)
+			s.order = grown
+		}
+		s.order = append(s.order, id) // s.next stays 0 until the ring is full
+		return
+	}
+	if old := s.order[s.next]; old != "" {
+		delete(s.byID, old)
+	}
+	s.order[s.next] = id
+	s.next = (s.next + 1) % s.size
 }
 
 // Put implements PendingStore.
 func (s *localPending) Put(_ context.Context, id string, p Pending, ttl time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.order[s.next]; old != "" {
-		delete(s.byID, old)
-	}
-	s.order[s.next] = id
-	s.next = (s.next + 1) % s.size
+	s.remember(id)
 	s.byID[id] = pendingEntry{p: p, expires: s.now().Add(ttl)}
 	return nil
 }

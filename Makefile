@@ -14,8 +14,8 @@ help: ## Show this help.
 run: ## Run the service on loopback with the embedded default bundle and the dev issuer.
 	$(GO) run ./cmd/mcp-authz serve --config $(CONFIG)
 
-build: ## Build bin/mcp-authz.
-	$(GO) build -o bin/mcp-authz ./cmd/mcp-authz
+build: ## Build bin/mcp-authz (static, CGO_ENABLED=0, as the Dockerfile ships it).
+	CGO_ENABLED=0 $(GO) build -o bin/mcp-authz ./cmd/mcp-authz
 
 test: policy-check proto-check test-go ## Run every test: Rego (opa test/check/fmt), buf lint/breaking and go test -race ./...
 

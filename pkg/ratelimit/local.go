@@ -76,8 +76,15 @@ func (s *Local) take(ls []Limit, now int64, force bool) (Result, error) {
 	for i, l := range ls {
 		p := paramsOf(l)
 		v := charge(l, p, s.state(keys[i], l, now), now)
-		s.entries[keys[i]] = &entry{v: v, start: p.windowStart(now), expires: expiry(l, p, v, now),
+		next := entry{v: v, start: p.windowStart(now), expires: expiry(l, p, v, now),
 			protect: protectUntil(l, p, v, false, now)}
+		// A held entry is overwritten in place (only this map points to it,
+		// under s.mu): a charge allocates only for a new key.
+		if e := s.entries[keys[i]]; e != nil {
+			*e = next
+		} else {
+			s.entries[keys[i]] = &next
+		}
 	}
 	return res, nil
 }

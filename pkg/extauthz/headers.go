@@ -74,24 +74,16 @@ func headersOf(h *authv3.AttributeContext_HttpRequest) headerList {
 	return l
 }
 
-// headerMapOf reads header_map. The raw values are copied into one string
-// that the values are slices of.
+// headerMapOf reads header_map. Each raw value is copied into its own
+// string: a value kept past the Check (the request id in a rate-limit hold
+// or a queued decision record) must not keep the rest of the request's
+// headers, credentials included, alive with it.
 func headerMapOf(hm []*corev3.HeaderValue) headerList {
-	n := 0
-	for _, hv := range hm {
-		n += len(hv.GetRawValue())
-	}
-	var raw strings.Builder
-	raw.Grow(n)
-	for _, hv := range hm {
-		raw.Write(hv.GetRawValue())
-	}
-	all, off := raw.String(), 0
 	l := newHeaderList(len(hm))
 	for i, hv := range hm {
 		l.names[i] = strings.ToLower(hv.GetKey())
 		if rv := hv.GetRawValue(); len(rv) > 0 {
-			l.values[i], off = all[off:off+len(rv)], off+len(rv)
+			l.values[i] = string(rv)
 		} else {
 			l.values[i] = hv.GetValue()
 		}

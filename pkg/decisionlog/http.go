@@ -50,15 +50,18 @@ func NewHTTPSink(url string, client *http.Client, labels map[string]string) *HTT
 
 // Write implements Sink.
 func (s *HTTPSink) Write(ctx context.Context, recs []*mcpauthzv1.DecisionRecord) error {
-	body, err := s.encode(recs)
+	body, skipped, err := s.encode(recs)
 	if err != nil {
 		return err
+	}
+	if len(recs) > 0 && skipped.N == len(recs) {
+		return skipped // nothing to upload
 	}
 	wait := firstBackoff
 	for attempt := 1; ; attempt++ {
 		retry, err := s.post(ctx, body)
 		if err == nil {
-			return nil
+			return skipped.orNil()
 		}
 		if !retry || attempt == maxAttempts {
 			return fmt.Errorf("decision log: upload (attempt %d): %w", attempt, err)
@@ -94,24 +97,27 @@ func (s *HTTPSink) post(ctx context.Context, body []byte) (retry bool, err error
 }
 
 // encode builds the gzip-compressed JSON array of events.
-func (s *HTTPSink) encode(recs []*mcpauthzv1.DecisionRecord) ([]byte, error) {
+// A record that cannot be encoded is skipped and counted in skipped.
+func (s *HTTPSink) encode(recs []*mcpauthzv1.DecisionRecord) (body []byte, skipped *Unencodable, err error) {
+	skipped = &Unencodable{}
 	events := make([]logs.EventV1, 0, len(recs))
 	for _, r := range recs {
 		ev, err := s.event(r)
 		if err != nil {
-			return nil, err
+			skipped.add(err)
+			continue
 		}
 		events = append(events, ev)
 	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	if err := json.NewEncoder(zw).Encode(events); err != nil {
-		return nil, fmt.Errorf("decision log: encode: %w", err)
+		return nil, nil, fmt.Errorf("decision log: encode: %w", err)
 	}
 	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("decision log: gzip: %w", err)
+		return nil, nil, fmt.Errorf("decision log: gzip: %w", err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), skipped, nil
 }
 
 // event maps a record onto OPA's EventV1: the record is the input, the

@@ -12,6 +12,8 @@ package decisionlog
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -202,12 +204,50 @@ const sinkTimeout = 30 * time.Second
 func (l *Logger) write(batch []*mcpauthzv1.DecisionRecord) {
 	ctx, cancel := context.WithTimeout(context.Background(), sinkTimeout)
 	defer cancel()
-	if err := l.sink.Write(ctx, batch); err != nil {
+	err := l.sink.Write(ctx, batch)
+	var skipped *Unencodable
+	switch {
+	case err == nil:
+		l.written.Add(uint64(len(batch)))
+	case errors.As(err, &skipped):
+		l.failed.Add(uint64(skipped.N))
+		l.written.Add(uint64(len(batch) - skipped.N))
+		l.opts.Logger.Warn("decision log: records could not be encoded; lost", "records", skipped.N, redact.Attr("error", err))
+	default:
 		l.failed.Add(uint64(len(batch)))
 		l.opts.Logger.Warn("decision log: sink write failed; records lost", "records", len(batch), redact.Attr("error", err))
-		return
 	}
-	l.written.Add(uint64(len(batch)))
+}
+
+// Unencodable is a sink's report that it wrote a batch except N records
+// it could not encode: one bad record costs itself, not its batch (a
+// batch gathers up to maxBatch records).
+type Unencodable struct {
+	// N counts the records skipped.
+	N int
+	// Err is the first one's error.
+	Err error
+}
+
+func (e *Unencodable) Error() string {
+	return fmt.Sprintf("decision log: %d records skipped: %v", e.N, e.Err)
+}
+
+func (e *Unencodable) Unwrap() error { return e.Err }
+
+// add counts one more skipped record.
+func (e *Unencodable) add(err error) {
+	if e.N++; e.Err == nil {
+		e.Err = err
+	}
+}
+
+// orNil returns e when it counted a record, else nil.
+func (e *Unencodable) orNil() error {
+	if e.N == 0 {
+		return nil
+	}
+	return e
 }
 
 // finish completes a record off the Check path: its id and its masked

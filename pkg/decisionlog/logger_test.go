@@ -239,3 +239,47 @@ func TestLoggerFlushesAfterTheInterval(t *testing.T) {
 		t.Fatalf("batches %v; want [1]", got)
 	}
 }
+
+// TestOneBadRecordCostsOnlyItself: a record the encoder refuses (invalid
+// UTF-8) is skipped and counted as failed; the rest of its batch is
+// written, to a line sink and to an HTTP collector.
+func TestOneBadRecordCostsOnlyItself(t *testing.T) {
+	bad := record("bad")
+	bad.Reason = "\xff"
+	var uploaded atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var events []map[string]any
+		if err := json.NewDecoder(zr).Decode(&events); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		uploaded.Add(int64(len(events)))
+	}))
+	defer srv.Close()
+	var buf bytes.Buffer
+	for name, sink := range map[string]Sink{"line": NewWriterSink(&buf), "http": NewHTTPSink(srv.URL, srv.Client(), nil)} {
+		t.Run(name, func(t *testing.T) {
+			l := New(sink, Options{FlushInterval: time.Hour}) // one batch, written by Close
+			l.Log(Event{Record: record("a")})
+			l.Log(Event{Record: bad})
+			l.Log(Event{Record: record("b")})
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if w, f := l.Written(), l.Failed(); w != 2 || f != 1 {
+				t.Fatalf("Written() = %d, Failed() = %d; want 2 and 1", w, f)
+			}
+		})
+	}
+	if n := strings.Count(buf.String(), "\n"); n != 2 {
+		t.Errorf("line sink wrote %d lines; want 2", n)
+	}
+	if n := uploaded.Load(); n != 2 {
+		t.Errorf("collector received %d events; want 2", n)
+	}
+}

@@ -78,31 +78,34 @@ func NewFileSink(path string, opts FileOptions) *LineSink {
 func (s *LineSink) Write(_ context.Context, recs []*mcpauthzv1.DecisionRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	skipped := &Unencodable{}
 	for _, r := range recs {
-		if err := s.writeLine(r); err != nil {
-			return err
+		line, err := s.encode(r)
+		if err != nil {
+			skipped.add(err)
+			continue
+		}
+		if _, err := s.w.Write(line); err != nil {
+			return fmt.Errorf("decision log: write: %w", err)
 		}
 	}
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("decision log: flush: %w", err)
 	}
-	return nil
+	return skipped.orNil()
 }
 
-// writeLine encodes r into the sink's reused buffer and writes it.
-func (s *LineSink) writeLine(r *mcpauthzv1.DecisionRecord) error {
+// encode writes r as a line into the sink's reused buffer.
+func (s *LineSink) encode(r *mcpauthzv1.DecisionRecord) ([]byte, error) {
 	b, err := appendLine(s.buf[:0], r)
 	if err != nil {
-		return fmt.Errorf("decision log: marshal: %w", err)
+		return nil, fmt.Errorf("decision log: marshal: %w", err)
 	}
 	b = append(b, '\n')
 	if cap(b) <= maxKeptLineBuf {
 		s.buf = b
 	}
-	if _, err := s.w.Write(b); err != nil {
-		return fmt.Errorf("decision log: write: %w", err)
-	}
-	return nil
+	return b, nil
 }
 
 // Close implements Sink.

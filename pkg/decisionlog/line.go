@@ -300,7 +300,7 @@ func (e *lineEncoder) value(name string, v *structpb.Value) {
 			e.b = append(e.b, "null"...)
 			return
 		}
-		e.b = appendFloat(e.b, k.NumberValue)
+		e.b = jsonesc.AppendFloat(e.b, k.NumberValue)
 	case *structpb.Value_StructValue:
 		e.structValue(name, k.StructValue)
 	case *structpb.Value_ListValue:
@@ -314,25 +314,6 @@ func (e *lineEncoder) value(name string, v *structpb.Value) {
 		e.fail(fmt.Errorf("field %s: a Value with no kind set", name))
 		e.b = append(e.b, "null"...)
 	}
-}
-
-// appendFloat writes a finite double as protojson (and encoding/json)
-// do: the shortest form that reads back exactly, exponent form below 1e-6
-// and from 1e21, "e-07" shortened to "e-7".
-func appendFloat(b []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		n := len(b)
-		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
 }
 
 // appendJSONString appends s quoted and escaped exactly as protojson

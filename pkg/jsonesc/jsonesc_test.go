@@ -30,3 +30,17 @@ func TestHex(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendFloatMatchesEncodingJSON over the format's edges.
+func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
+	for _, f := range []float64{0, 1, -1, 0.5, 1e-6, 9.99e-7, 1e-7, 1.5e-300, 1e20, 1e21, 123456789012345678901234.0,
+		-2.5e-8, 3.141592653589793, 5e-324, 1.7976931348623157e308} {
+		want, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(AppendFloat(nil, f)); got != string(want) {
+			t.Errorf("AppendFloat(%v) = %s; encoding/json writes %s", f, got, want)
+		}
+	}
+}

@@ -298,16 +298,7 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return b, errUnsupportedValue
 	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if n := len(b); format == 'e' && n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-		b[n-2] = b[n-1]
-		b = b[:n-1]
-	}
-	return b, nil
+	return jsonesc.AppendFloat(b, f), nil
 }
 
 // appendNumber writes a json.Number verbatim once it is a valid JSON
@@ -316,52 +307,10 @@ func appendNumber(b []byte, n json.Number) ([]byte, error) {
 	if n == "" {
 		return append(b, '0'), nil
 	}
-	if !validNumber(string(n)) {
+	if !isJSONNumber(string(n)) {
 		return b, errors.New("json: invalid number literal " + strconv.Quote(string(n)))
 	}
 	return append(b, n...), nil
-}
-
-// validNumber reports whether s is a JSON number (RFC 8259 section 6).
-func validNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && '1' <= s[i] && s[i] <= '9':
-		i = skipDigits(s, i)
-	default:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		if i++; i >= len(s) || !isDigit(s[i]) {
-			return false
-		}
-		i = skipDigits(s, i)
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if i >= len(s) || !isDigit(s[i]) {
-			return false
-		}
-		i = skipDigits(s, i)
-	}
-	return i == len(s)
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func skipDigits(s string, i int) int {
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	return i
 }
 
 // appendRaw writes a json.RawMessage as encoding/json does: compacted,

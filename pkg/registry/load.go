@@ -134,6 +134,7 @@ func loadServer(name string, raw any, opts Options) (*serverEntry, error) {
 			errs = append(errs, err)
 			continue
 		}
+		t.id = name + "/" + tool
 		s.tools[tool] = t
 	}
 	return s, errors.Join(errs...)

@@ -27,6 +27,7 @@ type serverEntry struct {
 // annotations are set only for approved tools.
 type toolEntry struct {
 	seq         uint64 // the tool's number in its Registry (the memo's key prefix)
+	id          string // the canonical id, server + "/" + tool, built once at load
 	hash        string
 	legacy      bool            // approved by the deprecated hex sha256
 	annotations map[string]bool // the approved manifest's known hints
@@ -191,11 +192,11 @@ func (r *Registry) tool(server, tool string) *toolEntry {
 // arguments as the strict MCP parser decoded them (json.Number numbers; nil
 // means no arguments and is checked as {}). drift may be nil.
 func (r *Registry) Check(server, tool string, args map[string]any, drift DriftSource) Verdict {
-	v := Verdict{ID: server + "/" + tool}
 	t := r.tool(server, tool)
 	if t == nil {
-		return v
+		return Verdict{ID: server + "/" + tool}
 	}
+	v := Verdict{ID: t.id} // the same string, built at load instead of per Check
 	v.Registered = true
 	if t.hash == "" {
 		return v

@@ -83,6 +83,21 @@ func policyActor(a *identity.Actor) *policy.Actor {
 	return &policy.Actor{Subject: a.Subject, Issuer: a.Issuer, ClientID: a.ClientID}
 }
 
+// methodScopes are the scopes of the MCP methods other than tools/call,
+// built once: callScope's "mcp:" + method without a concatenation per call.
+var methodScopes = func() map[string]string {
+	out := map[string]string{}
+	for _, m := range []string{
+		"initialize", "ping", "tools/list", "resources/list", "resources/templates/list", "resources/read",
+		"resources/subscribe", "resources/unsubscribe", "prompts/list", "prompts/get", "completion/complete",
+		"logging/setLevel", "notifications/initialized", "notifications/cancelled", "notifications/progress",
+		"notifications/roots/list_changed", "sampling/createMessage", "elicitation/create", "roots/list",
+	} {
+		out[m] = "mcp:" + m
+	}
+	return out
+}()
+
 // callScope narrows the upstream token to this one call:
 // mcp:tools/call:<canonical tool id>, mcp:<method> for other messages,
 // mcp:response, or mcp:get / mcp:delete for a bodiless request.
@@ -94,7 +109,9 @@ func callScope(in *policy.Input) (string, bool) {
 	case in.MCP.Method == "tools/call":
 		s = "mcp:tools/call:" + in.Tool.ID
 	case in.MCP.Method != "":
-		s = "mcp:" + in.MCP.Method
+		if s = methodScopes[in.MCP.Method]; s == "" {
+			s = "mcp:" + in.MCP.Method
+		}
 	case in.MCP.Kind == string(mcp.KindResponse):
 		s = "mcp:response"
 	default:

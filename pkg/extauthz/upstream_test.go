@@ -115,3 +115,42 @@ func TestCallScope(t *testing.T) {
 		}
 	}
 }
+
+// callScopeOfMethod is callScope's reference for a method other than
+// tools/call: the concatenation the table replaces.
+func callScopeOfMethod(method string) (string, bool) {
+	s := "mcp:" + method
+	return s, validScopeToken(s)
+}
+
+// TestCallScopeMethodTable: every method of the table, and methods it does
+// not hold, give the concatenated scope.
+func TestCallScopeMethodTable(t *testing.T) {
+	methods := []string{"x/unknown", "tools/list ", "TOOLS/LIST", "a b", "\xff"}
+	for m := range methodScopes {
+		methods = append(methods, m)
+	}
+	for _, m := range methods {
+		checkCallScopeMethod(t, m)
+	}
+}
+
+func checkCallScopeMethod(t *testing.T, m string) {
+	t.Helper()
+	if m == "" || m == "tools/call" {
+		return
+	}
+	got, ok := callScope(&policy.Input{MCP: policy.MCP{Method: m}})
+	want, wok := callScopeOfMethod(m)
+	if ok != wok || got != want {
+		t.Fatalf("callScope(%q) = %q, %v; want %q, %v", m, got, ok, want, wok)
+	}
+}
+
+// FuzzCallScopeMethod: any method name.
+func FuzzCallScopeMethod(f *testing.F) {
+	f.Add("tools/list")
+	f.Add("notifications/initialized")
+	f.Add("x y")
+	f.Fuzz(checkCallScopeMethod)
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/mcp-authz/mcp-authz/pkg/app"
@@ -24,6 +25,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 		fs.Usage()
 		return exitCode(2)
 	}
+	serveGC()
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
@@ -42,4 +44,19 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	return a.RunSignals(ctx, sigs)
+}
+
+// serveGCPercent is the server's GC target when GOGC is not set: a Check
+// allocates little but often over a small live heap (about 7 MiB), so at
+// Go's 100 the collector ran about 25 cycles a second under load and took
+// about a fifth of the CPU. 150 lets the heap grow to 2.5× live before a
+// cycle, a few MiB more memory (peak RSS stays well under 64 MiB in make
+// load) for fewer cycles. GOGC (and GOMEMLIMIT) still decide when set.
+const serveGCPercent = 150
+
+// serveGC applies serveGCPercent unless the operator set GOGC.
+func serveGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }
